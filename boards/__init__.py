@@ -1,0 +1,1 @@
+"""rtrledit.boards (see README.md in this folder)."""

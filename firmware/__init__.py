@@ -1,0 +1,1 @@
+"""rtrledit.firmware (see README.md in this folder)."""

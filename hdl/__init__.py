@@ -1,0 +1,1 @@
+"""rtrledit.hdl (see README.md in this folder)."""

@@ -1,0 +1,49 @@
+"""The ``rtrledit`` command line: one entry point, one sub-command per job.
+
+Each sub-command lives in its own module with two functions, ``add_arguments(parser)``
+and ``main(args) -> int``. Bad input raises ValueError (or a UsageError); it is printed
+as one line on stderr and the exit status is 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+__all__ = ["main", "COMMANDS"]
+
+#: sub-command name -> (module under rtrledit, one-line help)
+COMMANDS = {
+    "train": ("rtrledit.train", "train the float and/or bit-exact integer model on a task"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rtrledit", description="Real-Time Recurrent Learning "
+                                "on small FPGAs: golden models, hardware, boards.")
+    from rtrledit import __version__
+    p.add_argument("--version", action="version", version=f"rtrledit {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_, description=help_)
+        mod = importlib.import_module(module)
+        mod.add_arguments(sp)
+        sp.set_defaults(_main=mod.main)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args._main(args) or 0)
+    except ValueError as e:
+        print(f"rtrledit {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rtrledit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""rtrledit.sim (see README.md in this folder)."""

@@ -373,7 +373,7 @@ def _checked(name: str, arr, shape: tuple, fmt) -> np.ndarray:
         if a.dtype.kind != "f" or not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
             raise ValueError(f"{name}: expected integers of format {fmt}, got {a.dtype} values "
                              "(quantise floats first)")
-    a = np.ascontiguousarray(a, dtype=np.int64)
+    a = np.array(a, dtype=np.int64, order="C")  # always a copy
     if a.size and (a.min() < fmt.min or a.max() > fmt.max):
         raise ValueError(f"{name}: values outside format {fmt} ({fmt.min}..{fmt.max})")
     return a

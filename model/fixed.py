@@ -93,8 +93,12 @@ def _update(K, value, grad, s, w, sat, which, lfsr):
 
 
 @njit(cache=True)
-def _step(K, x, d, learn, theta, V, c, h, S, lfsr, sat, table, z, a, dphi, y, e, chat, G, u):
-    """One time step of §3.1. Updates theta, V, c, h, S, lfsr, sat in place; fills the rest."""
+def _step(K, x, d, learn, track, theta, V, c, h, S, lfsr, sat, table, z, a, dphi, y, e, chat, G, u):
+    """One time step of §3.1. Updates theta, V, c, h, S, lfsr, sat in place; fills the rest.
+
+    ``track`` runs step 7 (sensitivities and G), ``learn`` step 8 (and implies ``track``);
+    with both off the step is the forward pass only (the hardware's inference mode).
+    """
     n, m, p, q = K.n, K.m, K.p, K.q
     one_H = 1 << K.fH
     # 1. z = [h_prev ; RQ(x, f_X -> H) ; 2^f_H]
@@ -139,38 +143,39 @@ def _step(K, x, d, learn, theta, V, c, h, S, lfsr, sat, table, z, a, dphi, y, e,
         chat[k] = _rqc(acc, K.fO + K.fY - K.fC, K.wC, K.r_fwd, K.wrap, sat, SAT_CHAT)
     # 7. sensitivities (reads the old W = Theta[:, :n]) and the gradient G (f_C + f_S)
     zsh = K.fP + K.fS - K.fH
-    if K.snap1:
-        for i in range(n):
-            for j in range(q):
-                ui = theta[i, i] * S[i, j] + (z[j] << zsh)
-                s1 = _rqc(ui, K.fP, K.wS, K.r_sens, K.wrap, sat, SAT_S)
-                S[i, j] = _rqc(s1 * dphi[i], K.fF, K.wS, K.r_sens, K.wrap, sat, SAT_S)
-                G[i, j] = chat[i] * S[i, j]
-    else:
-        # u = W S over all n*q columns (S is passed as n x (n*q): column (i, j) at i*q + j),
-        # then the e_i z_j term: row i of column (i, j) gets z[j] aligned to f_P + f_S.
-        Sm = S
-        for k in range(n):
-            for col in range(n * q):
-                u[k, col] = 0
-            for l in range(n):
-                w = theta[k, l]
+    if track or learn:
+        if K.snap1:
+            for i in range(n):
+                for j in range(q):
+                    ui = theta[i, i] * S[i, j] + (z[j] << zsh)
+                    s1 = _rqc(ui, K.fP, K.wS, K.r_sens, K.wrap, sat, SAT_S)
+                    S[i, j] = _rqc(s1 * dphi[i], K.fF, K.wS, K.r_sens, K.wrap, sat, SAT_S)
+                    G[i, j] = chat[i] * S[i, j]
+        else:
+            # u = W S over all n*q columns (S is passed as n x (n*q): column (i, j) at i*q + j),
+            # then the e_i z_j term: row i of column (i, j) gets z[j] aligned to f_P + f_S.
+            Sm = S
+            for k in range(n):
                 for col in range(n * q):
-                    u[k, col] += w * Sm[l, col]
-        for i in range(n):
-            for j in range(q):
-                u[i, i * q + j] += z[j] << zsh
-        Gm = G.reshape(n * q)
-        Gm[:] = 0
-        clipped = 0
-        for k in range(n):
-            for col in range(n * q):
-                s1, c1 = rq(u[k, col], K.fP, K.wS, K.r_sens, K.wrap, 0)
-                s2, c2 = rq(s1 * dphi[k], K.fF, K.wS, K.r_sens, K.wrap, 0)
-                Sm[k, col] = s2
-                Gm[col] += chat[k] * s2
-                clipped += c1 + c2
-        sat[SAT_S] += clipped
+                    u[k, col] = 0
+                for l in range(n):
+                    w = theta[k, l]
+                    for col in range(n * q):
+                        u[k, col] += w * Sm[l, col]
+            for i in range(n):
+                for j in range(q):
+                    u[i, i * q + j] += z[j] << zsh
+            Gm = G.reshape(n * q)
+            Gm[:] = 0
+            clipped = 0
+            for k in range(n):
+                for col in range(n * q):
+                    s1, c1 = rq(u[k, col], K.fP, K.wS, K.r_sens, K.wrap, 0)
+                    s2, c2 = rq(s1 * dphi[k], K.fF, K.wS, K.r_sens, K.wrap, 0)
+                    Sm[k, col] = s2
+                    Gm[col] += chat[k] * s2
+                    clipped += c1 + c2
+            sat[SAT_S] += clipped
     # 8. the update: Theta row-major, then V row-major, then c (the LFSR order)
     if learn:
         for i in range(n):
@@ -187,7 +192,7 @@ def _step(K, x, d, learn, theta, V, c, h, S, lfsr, sat, table, z, a, dphi, y, e,
 
 
 @njit(cache=True)
-def _run(K, xs, ds, learn, theta, V, c, h, S, lfsr, sat, table, ys, es, flags, tr):
+def _run(K, xs, ds, learn, track, theta, V, c, h, S, lfsr, sat, table, ys, es, flags, tr):
     n, p, q = K.n, K.p, K.q
     z = np.zeros(q, np.int64)
     a = np.zeros(n, np.int64)
@@ -199,7 +204,7 @@ def _run(K, xs, ds, learn, theta, V, c, h, S, lfsr, sat, table, ys, es, flags, t
     tz, ta, th, tdphi, tchat, tG, tS, ttheta, tV, tc, tsat = tr
     for t in range(xs.shape[0]):
         before[:] = sat
-        _step(K, xs[t], ds[t], learn, theta, V, c, h, S, lfsr, sat, table,
+        _step(K, xs[t], ds[t], learn, track, theta, V, c, h, S, lfsr, sat, table,
               z, a, dphi, ys[t], es[t], chat, G, u)
         f = 0
         for i in range(sat.shape[0]):
@@ -298,13 +303,19 @@ class FixedRTRL:
         fm = self.cfg.formats
         return quantise(xs, fm.X), quantise(ds, fm.Y)
 
-    def run(self, xs, ds, learn: bool = True, keep_grads: bool = False,
+    def run(self, xs, ds, learn: bool = True, track: bool = True, keep_grads: bool = False,
             trace: bool = False) -> FixedRun:
         """Run integer samples ``xs`` (T, m) in format X and targets ``ds`` (T, p) in format Y.
 
-        With ``keep_grads`` the per-step gradients G are returned; with ``trace`` every
-        quantity of the step (see :data:`TRACE_FIELDS`) is recorded per step.
+        ``learn`` applies the parameter update (step 8); ``track`` updates the
+        sensitivities and computes G (step 7) and is implied by ``learn``. With
+        ``learn=False, track=False`` only the forward pass runs (S and G stay as they
+        are): the hardware's inference mode. With ``keep_grads`` the per-step gradients G
+        are returned; with ``trace`` every quantity of the step (see
+        :data:`TRACE_FIELDS`) is recorded per step.
         """
+        if learn and not track:
+            raise ValueError("learn=True needs track=True (the update needs the gradient)")
         cfg = self.cfg
         n, m, p, q = cfg.n, cfg.m, cfg.p, cfg.q
         xs = _checked("xs", xs, (None, m), cfg.formats.X)
@@ -320,7 +331,7 @@ class FixedRTRL:
               np.zeros((full, n, cfg.s_shape[-1] * (n if cfg.approx == 'exact' else 1)), np.int64), np.zeros((full, n, q), np.int64),
               np.zeros((full, p, n), np.int64), np.zeros((full, p), np.int64),
               np.zeros((full, len(SAT_NAMES)), np.int64))
-        _run(self._K, xs, ds, bool(learn), self.theta, self.V, self.c, self.h,
+        _run(self._K, xs, ds, bool(learn), bool(track), self.theta, self.V, self.c, self.h,
              self.S.reshape(n, -1), self._lfsr, self.sat, self._table, ys, es, flags, tr)
         self.steps += T
         traced = None

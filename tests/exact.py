@@ -42,8 +42,8 @@ def lfsr_reference(state: int) -> int:
 
 
 
-def reference_run(cfg, theta, V, c, xs, ds, learn=True, table=None, h=None, S=None,
-                  lfsr=None):
+def reference_run(cfg, theta, V, c, xs, ds, learn=True, track=True, table=None, h=None,
+                  S=None, lfsr=None):
     """Run §3.1 for every (x, d) with Python ints; S is a dict {(k, i, j): value}.
 
     Returns a dict: y, e, G (per step), theta, V, c, h, S (final), sat (counts by name),
@@ -96,7 +96,7 @@ def reference_run(cfg, theta, V, c, xs, ds, learn=True, table=None, h=None, S=No
         zt = 2 ** (fm.P.f + fm.S.f - fm.H.f)
         G = [[0] * q for _ in range(n)]
         newS = {}
-        for i in range(n):
+        for i in range(n if track or learn else 0):
             for j in range(q):
                 rows = range(n) if exact else [i]
                 for k in rows:
@@ -106,7 +106,7 @@ def reference_run(cfg, theta, V, c, xs, ds, learn=True, table=None, h=None, S=No
                     s1 = RQ(u, fm.P.f + fm.S.f, fm.S, cfg.r_sens, "s")
                     newS[(k, i, j)] = RQ(s1 * dphi[k], fm.S.f + fm.F.f, fm.S, cfg.r_sens, "s")
                     G[i][j] += chat[k] * newS[(k, i, j)]
-        S = newS
+        S = newS if track or learn else S
         if learn:
             for i in range(n):
                 for j in range(q):

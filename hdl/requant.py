@@ -7,13 +7,13 @@ the same value and the same out-of-range flag, bit for bit.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Shape, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..model.config import ROUNDINGS, QFormat
 
-__all__ = ["Requantiser", "ROUNDING_MODES"]
+__all__ = ["Requantiser", "VariableRequantiser", "ROUNDING_MODES"]
 
 #: Rounding modes accepted by :class:`Requantiser`, in the order of the model's codes.
 ROUNDING_MODES = ROUNDINGS
@@ -168,6 +168,83 @@ class Requantiser(wiring.Component):
             return m
         below = q < lo
         above = q > hi
+        m.d.comb += self.clipped.eq(below | above)
+        if self.wrap:
+            m.d.comb += self.o.eq(q[:w])
+        else:
+            m.d.comb += self.o.eq(Mux(below, lo, Mux(above, hi, q[:w])))
+        return m
+
+
+class VariableRequantiser(wiring.Component):
+    """RQ with a shift chosen at run time: ``shift = base + amount``, ``amount`` a port.
+
+    The parameter update of §3.1 step 8 shifts by ``f_in + η − f_out``, and η (the
+    learning-rate shift) is a register of the core, so the shift is a signal. Same
+    arithmetic as :class:`Requantiser` (``(i + offset) >>> shift`` for a positive shift,
+    an exact left shift otherwise, then saturate or wrap), with barrel shifters.
+
+    Latency: 0 cycles. Resources: two barrel shifters of about ``in_width + max_shift``
+    bits, one adder, the range check.
+
+    Parameters
+    ----------
+    in_width, out_width, mode, wrap
+        As for :class:`Requantiser`.
+    base : int
+        The fixed part of the shift (may be negative).
+    amount_width : int
+        Width of the unsigned ``amount`` port (0 .. 2**amount_width - 1).
+    """
+
+    def __init__(self, in_width: int, base: int, amount_width: int, out_width: int, mode: str,
+                 wrap: bool = False) -> None:
+        self.in_width = _check_int("in_width", in_width, 1)
+        self.base = _check_int("base", base)
+        self.amount_width = _check_int("amount_width", amount_width, 1)
+        self.out_width = _check_int("out_width", out_width, 1)
+        if mode not in ROUNDING_MODES:
+            raise ValueError(f"VariableRequantiser parameter 'mode' must be one of "
+                             f"{', '.join(ROUNDING_MODES)}, got {mode!r}")
+        self.mode, self.wrap = mode, bool(wrap)
+        super().__init__({"i": In(signed(in_width)), "amount": In(unsigned(amount_width)),
+                          "rnd": In(unsigned(RND_WIDTH)), "o": Out(signed(out_width)),
+                          "clipped": Out(1)})
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        w_in, w = self.in_width, self.out_width
+        smax = self.base + (1 << self.amount_width) - 1
+        lmax = max(0, -self.base)                    # largest left shift
+        s = Signal(signed(self.amount_width + max(self.base, -self.base).bit_length() + 2))
+        m.d.comb += s.eq(self.base + self.amount)
+        q = Signal(signed(w_in + lmax + 1))
+        if smax > 0:
+            rs = Signal(unsigned(max(1, smax.bit_length())))
+            rs1 = Signal.like(rs)                    # rs - 1 (unused when rs = 0)
+            m.d.comb += [rs.eq(Mux(s > 0, s, 0)), rs1.eq(rs - 1)]
+            wide = w_in + 1
+            off = Signal(unsigned(max(1, smax)))
+            one = Const(1, unsigned(max(1, smax)))
+            if self.mode == "half_up":
+                m.d.comb += off.eq(one << rs1)
+            elif self.mode == "half_even":
+                m.d.comb += off.eq((one << rs1) - 1 + (self.i >> rs)[0])
+            elif self.mode == "stochastic":
+                m.d.comb += off.eq(self.rnd & ((one << rs) - 1))
+            total = Signal(signed(max(wide, smax + 2) + 1))
+            m.d.comb += total.eq(self.i + off)
+            right = total >> rs
+        else:
+            right = self.i
+        if lmax > 0:
+            ls = Signal(unsigned(max(1, lmax.bit_length())))
+            m.d.comb += ls.eq(Mux(s < 0, -s, 0))
+            m.d.comb += q.eq(Mux(s > 0, right, self.i << ls))
+        else:
+            m.d.comb += q.eq(Mux(s > 0, right, self.i) if smax > 0 else self.i)
+        lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
+        below, above = q < lo, q > hi
         m.d.comb += self.clipped.eq(below | above)
         if self.wrap:
             m.d.comb += self.o.eq(q[:w])

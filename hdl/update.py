@@ -1,0 +1,148 @@
+"""The parameter update of one RTRL step (DESIGN.md §3.1 step 8). See :class:`UpdateUnit`."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..model.config import Config
+from .forward import bits
+from .lfsr import LFSR, lfsr_step
+from .requant import Requantiser, VariableRequantiser
+
+__all__ = ["UpdateUnit", "ETA_WIDTH"]
+
+#: Width of the learning-rate shift ports (0..31).
+ETA_WIDTH = 5
+
+
+class UpdateUnit(wiring.Component):
+    """Θ ← sat_P(Θ − RQ(G, f_C+f_S+η → P)), V ← sat_O(V − RQ(e hᵀ, f_Y+f_H+η_o → O)),
+    c ← sat_O(c − RQ(e, f_Y+η_o → O)), all with rounding r_upd.
+
+    One element per cycle in the order of §3.1 — Θ row-major, then V row-major, then c —
+    and the stochastic-rounding LFSR advanced once per element, so the bits equal the
+    model's. Each element is read in one cycle (synchronous read ports) and written back
+    in the next.
+
+    Latency: n·q + p·n + p + 2 cycles from ``start`` to ``done``.
+    Resources: one w_Y × w_H multiplier (e·h), three run-time-shift requantisers, two
+    saturating subtractors, the 32-bit LFSR.
+
+    Ports
+    -----
+    start, busy, done
+        ``start`` (pulse, while idle) runs one update; ``done`` pulses at its end.
+    eta, eta_o
+        Learning-rate shifts (rates 2^-eta, 2^-eta_o), read while busy.
+    theta_addr/theta_data, g_addr/g_data, v_addr/v_data, c_addr/c_data, h_addr/h_data
+        Synchronous read ports (address in cycle t, data in t+1) into Θ (i·q + j),
+        G (i·q + j; f_C + f_S), V (o·n + k), c (o) and h (k).
+    theta_w*, v_w*, c_w*
+        Write ports (address, data, enable) into Θ, V, c.
+    e
+        This step's errors (format Y).
+    lfsr, lfsr_load, lfsr_load_value
+        The LFSR state, and a way to set it (while idle).
+    sat_theta, sat_v
+        Per cycle, how many saturations (0..2: the rounded step, the subtraction) the
+        element of this cycle had.
+    """
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        fm, n, p, q = cfg.formats, cfg.n, cfg.p, cfg.q
+        self.g_width = cfg.acc_widths["g"]
+        super().__init__({
+            "start": In(1), "busy": Out(1), "done": Out(1),
+            "eta": In(unsigned(ETA_WIDTH), init=cfg.eta),
+            "eta_o": In(unsigned(ETA_WIDTH), init=cfg.eta_o),
+            "theta_addr": Out(bits(n * q)), "theta_data": In(signed(fm.P.w)),
+            "theta_waddr": Out(bits(n * q)), "theta_wdata": Out(signed(fm.P.w)),
+            "theta_we": Out(1),
+            "g_addr": Out(bits(n * q)), "g_data": In(signed(self.g_width)),
+            "v_addr": Out(bits(p * n)), "v_data": In(signed(fm.O.w)),
+            "v_waddr": Out(bits(p * n)), "v_wdata": Out(signed(fm.O.w)), "v_we": Out(1),
+            "c_addr": Out(bits(p)), "c_data": In(signed(fm.O.w)),
+            "c_waddr": Out(bits(p)), "c_wdata": Out(signed(fm.O.w)), "c_we": Out(1),
+            "h_addr": Out(bits(n)), "h_data": In(signed(fm.H.w)),
+            "e": In(data.ArrayLayout(signed(fm.Y.w), p)),
+            "lfsr": Out(32), "lfsr_load": In(1), "lfsr_load_value": In(32),
+            "sat_theta": Out(2), "sat_v": Out(2),
+        })
+
+    def elaborate(self, platform) -> Module:
+        cfg, fm = self.cfg, self.cfg.formats
+        n, p, q = cfg.n, cfg.p, cfg.q
+        wrap, r = cfg.overflow == "wrap", cfg.r_upd
+        md = Module()
+
+        md.submodules.lfsr = lfsr = LFSR(cfg.lfsr_seed)
+        md.d.comb += [self.lfsr.eq(lfsr.value), lfsr.load.eq(self.lfsr_load & ~self.busy),
+                      lfsr.load_value.eq(self.lfsr_load_value)]
+        rnd = lfsr_step(lfsr.value)   # R: the LFSR's next output, used by this element
+
+        def vrq(name, in_w, base, out_fmt):
+            u = VariableRequantiser(in_w, base, ETA_WIDTH, out_fmt.w, r, wrap)
+            md.submodules[name] = u
+            md.d.comb += u.rnd.eq(rnd)
+            return u
+        rq_t = vrq("rq_theta", self.g_width, fm.C.f + fm.S.f - fm.P.f, fm.P)
+        rq_v = vrq("rq_v", fm.Y.w + fm.H.w, fm.Y.f + fm.H.f - fm.O.f, fm.O)
+        rq_c = vrq("rq_c", fm.Y.w, fm.Y.f - fm.O.f, fm.O)
+        md.d.comb += [rq_t.amount.eq(self.eta), rq_v.amount.eq(self.eta_o),
+                      rq_c.amount.eq(self.eta_o)]
+        sat_p = Requantiser(fm.P.w + 1, 0, fm.P.w, "floor", wrap)
+        sat_o = Requantiser(fm.O.w + 1, 0, fm.O.w, "floor", wrap)
+        md.submodules.sat_p, md.submodules.sat_o = sat_p, sat_o
+
+        # stage 0: one index per phase; stage 1: compute and write back
+        PT, PV, PC = range(3)
+        phase = Signal(2)
+        idx = Signal(range(max(n * q, p * n, p) + 1))
+        row = Signal(range(max(n, p) + 1))      # o for V (idx = o·n + k)
+        col = Signal(range(n + 1))              # k for V
+        active = Signal()
+        sizes = Array([n * q, p * n, p])
+        last = idx == sizes[phase] - 1
+        v1, ph1 = Signal(), Signal(2)
+        idx1, row1 = Signal.like(idx), Signal.like(row)
+        md.d.comb += self.busy.eq(active | v1)
+        with md.If(self.start & ~self.busy):
+            md.d.sync += [active.eq(1), phase.eq(PT), idx.eq(0), row.eq(0), col.eq(0)]
+        with md.Elif(active):
+            md.d.sync += idx.eq(idx + 1)
+            with md.If(col == n - 1):
+                md.d.sync += [col.eq(0), row.eq(row + 1)]
+            with md.Else():
+                md.d.sync += col.eq(col + 1)
+            with md.If(last):
+                md.d.sync += [idx.eq(0), row.eq(0), col.eq(0), phase.eq(phase + 1)]
+                with md.If(phase == PC):
+                    md.d.sync += active.eq(0)
+        md.d.sync += [v1.eq(active), ph1.eq(phase), idx1.eq(idx), row1.eq(row),
+                      self.done.eq(v1 & ~active)]
+        md.d.comb += [self.theta_addr.eq(idx), self.g_addr.eq(idx), self.v_addr.eq(idx),
+                      self.h_addr.eq(col), self.c_addr.eq(idx)]
+
+        e_arr = Array(self.e[o] for o in range(p))
+        eh = Signal(signed(fm.Y.w + fm.H.w))
+        md.d.comb += [eh.eq(e_arr[row1] * self.h_data), rq_t.i.eq(self.g_data),
+                      rq_v.i.eq(eh), rq_c.i.eq(e_arr[idx1])]
+        md.d.comb += [sat_p.i.eq(self.theta_data - rq_t.o),
+                      sat_o.i.eq(Mux(ph1 == PV, self.v_data - rq_v.o, self.c_data - rq_c.o))]
+        md.d.comb += [self.theta_waddr.eq(idx1), self.theta_wdata.eq(sat_p.o),
+                      self.v_waddr.eq(idx1), self.c_waddr.eq(idx1),
+                      self.v_wdata.eq(sat_o.o), self.c_wdata.eq(sat_o.o)]
+        with md.If(v1):
+            md.d.comb += lfsr.en.eq(1)
+            with md.Switch(ph1):
+                with md.Case(PT):
+                    md.d.comb += [self.theta_we.eq(1),
+                                  self.sat_theta.eq(rq_t.clipped + sat_p.clipped)]
+                with md.Case(PV):
+                    md.d.comb += [self.v_we.eq(1), self.sat_v.eq(rq_v.clipped + sat_o.clipped)]
+                with md.Case(PC):
+                    md.d.comb += [self.c_we.eq(1), self.sat_v.eq(rq_c.clipped + sat_o.clipped)]
+        return md

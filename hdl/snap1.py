@@ -1,0 +1,123 @@
+"""The SnAp-1 sensitivity sweep (DESIGN.md §3.1 step 7, ``approx = "snap1"``).
+
+See :class:`Snap1Engine`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..model.config import Config
+from .forward import bits
+from .requant import Requantiser
+from .sweep import SAT_COUNTER_WIDTH
+
+__all__ = ["Snap1Engine"]
+
+
+class Snap1Engine(wiring.Component):
+    """SnAp-1: for every column c = i·q + j, in order,
+
+    ::
+
+        u    = W[i,i]·s[i,j] + z[j] << zterm_shift
+        s[i,j] ← RQ(RQ(u, f_P+f_S → S, r_sens)·φ'[i], f_S+f_F → S, r_sens)
+        G[c] = ĉ[i]·s[i,j]
+
+    bit for bit as the snap1 branch of :func:`rtrledit.model.fixed._step`. No W·S product:
+    the work is n·q columns, one per cycle in a four-stage pipeline, which is what lets
+    large hidden sizes learn on a small FPGA.
+
+    The ports are those of :class:`~rtrledit.hdl.sweep.SweepEngine`, so the core uses
+    either engine the same way: operand read ports ``w_*`` (W[k, l] at k·n + l; only the
+    diagonal is read), ``dphi_*``, ``chat_*``, ``z_*``; the G write port ``g_*``; the S
+    host port (``s_c`` = i·q + j addresses s[i, j]; ``s_k`` is ignored); ``sat_s``.
+
+    Latency: n·q + 5 cycles from ``start`` to ``done``.
+    Resources: three multipliers (W·s, φ'·s1, ĉ·s), two requantisers, the S RAM
+    (n·q × w_S).
+    """
+
+    def __init__(self, cfg: Config) -> None:
+        if cfg.approx != "snap1":
+            raise ValueError(f"Snap1Engine parameter 'cfg.approx' must be 'snap1', got {cfg.approx!r}")
+        self.cfg = cfg
+        fm, n, q = cfg.formats, cfg.n, cfg.q
+        self.g_width = cfg.acc_widths["g"]
+        self.cycles = n * q + 5
+        super().__init__({
+            "start": In(1), "busy": Out(1), "done": Out(1),
+            "w_addr": Out(bits(n * n)), "w_data": In(signed(fm.P.w)),
+            "dphi_addr": Out(bits(n)), "dphi_data": In(signed(fm.F.w)),
+            "chat_addr": Out(bits(n)), "chat_data": In(signed(fm.C.w)),
+            "z_addr": Out(bits(q)), "z_data": In(signed(fm.H.w)),
+            "g_en": Out(1), "g_addr": Out(bits(n * q)), "g_data": Out(signed(self.g_width)),
+            "s_k": In(bits(n)), "s_c": In(bits(n * q)), "s_rdata": Out(signed(fm.S.w)),
+            "s_wdata": In(signed(fm.S.w)), "s_we": In(1),
+            "sat_s": Out(SAT_COUNTER_WIDTH), "sat_clear": In(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        cfg, fm = self.cfg, self.cfg.formats
+        n, q = cfg.n, cfg.q
+        wrap, r = cfg.overflow == "wrap", cfg.r_sens
+        md = Module()
+        smem = Memory(shape=signed(fm.S.w), depth=n * q, init=[])
+        md.submodules.smem = smem
+        s_rd, s_wr = smem.read_port(), smem.write_port()
+        rq1 = Requantiser(cfg.acc_widths["u"], fm.P.f, fm.S.w, r, wrap)
+        rq2 = Requantiser(fm.S.w + fm.F.w, fm.F.f, fm.S.w, r, wrap)
+        md.submodules.rq1, md.submodules.rq2 = rq1, rq2
+
+        # stage 0: column counter c = i·q + j
+        active, g_en, last4 = Signal(), Signal(), Signal()
+        c, i, j = Signal(range(n * q + 1)), Signal(range(n + 1)), Signal(range(q + 1))
+        v1, v2, v3 = Signal(), Signal(), Signal()
+        c1, c2, c3 = Signal.like(c), Signal.like(c), Signal.like(c)
+        md.d.comb += self.busy.eq(active | v1 | v2 | v3 | g_en)
+        with md.If(self.start & ~self.busy):
+            md.d.sync += [active.eq(1), c.eq(0), i.eq(0), j.eq(0)]
+        with md.Elif(active):
+            md.d.sync += c.eq(c + 1)
+            with md.If(j == q - 1):
+                md.d.sync += [j.eq(0), i.eq(i + 1)]
+                with md.If(i == n - 1):
+                    md.d.sync += active.eq(0)
+            with md.Else():
+                md.d.sync += j.eq(j + 1)
+        md.d.comb += [self.w_addr.eq(i * (n + 1)), self.dphi_addr.eq(i), self.chat_addr.eq(i),
+                      self.z_addr.eq(j), s_rd.addr.eq(c)]
+        with md.If(~self.busy):
+            md.d.comb += s_rd.addr.eq(self.s_c)
+        md.d.comb += self.s_rdata.eq(s_rd.data)
+        # stage 1: u = W[i,i]·s + z << zsh
+        u = Signal(signed(cfg.acc_widths["u"]))
+        dphi2, chat2 = Signal(signed(fm.F.w)), Signal(signed(fm.C.w))
+        chat3 = Signal(signed(fm.C.w))
+        md.d.sync += [v1.eq(active), c1.eq(c), v2.eq(v1), c2.eq(c1), v3.eq(v2), c3.eq(c2),
+                      u.eq(self.w_data * s_rd.data + (self.z_data << cfg.zterm_shift)),
+                      dphi2.eq(self.dphi_data), chat2.eq(self.chat_data), chat3.eq(chat2)]
+        # stage 2: s1 = RQ1(u); p = s1·φ'
+        prod = Signal(signed(fm.S.w + fm.F.w))
+        md.d.comb += rq1.i.eq(u)
+        md.d.sync += prod.eq(rq1.o * dphi2)
+        # stage 3: s = RQ2(p), written back; G = ĉ·s
+        md.d.comb += rq2.i.eq(prod)
+        with md.If(v3):
+            md.d.comb += [s_wr.addr.eq(c3), s_wr.data.eq(rq2.o), s_wr.en.eq(1)]
+        with md.Elif(self.s_we & ~self.busy):
+            md.d.comb += [s_wr.addr.eq(self.s_c), s_wr.data.eq(self.s_wdata), s_wr.en.eq(1)]
+        md.d.sync += [g_en.eq(v3), self.g_addr.eq(c3), self.g_data.eq(chat3 * rq2.o),
+                      last4.eq(v3 & ~v2), self.done.eq(last4)]
+        md.d.comb += self.g_en.eq(g_en)
+        # saturation count: stage 2 (RQ1) and stage 3 (RQ2)
+        sat = Signal(SAT_COUNTER_WIDTH)
+        md.d.comb += self.sat_s.eq(sat)
+        with md.If(self.sat_clear):
+            md.d.sync += sat.eq(0)
+        with md.Else():
+            md.d.sync += sat.eq(sat + (rq1.clipped & v2) + (rq2.clipped & v3))
+        return md

@@ -29,8 +29,10 @@ class ForwardUnit(wiring.Component):
 
     One multiply-accumulate, used in turn for the three matrix-vector products. The unit
     owns small memories for z (q words), h (n), φ' (n) and ĉ (n) and exposes read ports on
-    them for the sweep, the update and the host; Θ, V and c live in the core and are read
-    through synchronous read ports (address in cycle t, data in cycle t+1).
+    them for the sweep, the update and the host; Θ = [W | U | b], V and c live in the core
+    and are read through synchronous read ports (address in cycle t, data in cycle t+1):
+    W as n×n (k·n + l, the layout the sweep reads) and [U | b] as n×(m+1). Every address
+    comes from a counter (no multiplier is spent on address arithmetic).
 
     Phases, after ``start``:
 
@@ -53,8 +55,8 @@ class ForwardUnit(wiring.Component):
         by the owner until ``done``); ``done`` pulses when ĉ is complete.
     x, d
         The sample (format X) and target (format Y).
-    theta_addr/theta_data, v_addr/v_data, c_addr/c_data
-        Read ports into Θ (i·q + j), V (o·n + k) and c (o).
+    w_addr/w_data, u_addr/u_data, v_addr/v_data, c_addr/c_data
+        Read ports into W (k·n + l), [U | b] (i·(m+1) + j − n), V (o·n + k) and c (o).
     z_addr/z_data, dphi_addr/dphi_data, chat_addr/chat_data, h_addr/h_data
         Read ports (1-cycle latency) on the unit's memories, valid while idle.
     h_waddr, h_wdata, h_we
@@ -74,7 +76,8 @@ class ForwardUnit(wiring.Component):
             "start": In(1), "busy": Out(1), "done": Out(1),
             "x": In(data.ArrayLayout(signed(fm.X.w), m)),
             "d": In(data.ArrayLayout(signed(fm.Y.w), p)),
-            "theta_addr": Out(bits(n * q)), "theta_data": In(signed(fm.P.w)),
+            "w_addr": Out(bits(n * n)), "w_data": In(signed(fm.P.w)),
+            "u_addr": Out(bits(n * (m + 1))), "u_data": In(signed(fm.P.w)),
             "v_addr": Out(bits(p * n)), "v_data": In(signed(fm.O.w)),
             "c_addr": Out(bits(p)), "c_data": In(signed(fm.O.w)),
             "z_addr": In(bits(q)), "z_data": Out(signed(fm.H.w)),
@@ -162,17 +165,34 @@ class ForwardUnit(wiring.Component):
                 md.d.sync += [phase.eq(phase + 1), active.eq(1)]
         md.d.sync += self.done.eq((drain == 1) & (phase == PC))
 
-        # stage 0: addresses
+        # stage 0: addresses, from counters: wa, ua run over W and [U | b] in row-major
+        # order; va over V row-major (phase Y) or column-major (phase C: k + o·n)
+        wa, ua = Signal.like(self.w_addr), Signal.like(self.u_addr)
+        va, vbase = Signal.like(self.v_addr), Signal.like(self.v_addr)
+        with md.If(self.start & ~self.busy):
+            md.d.sync += [wa.eq(0), ua.eq(0), va.eq(0), vbase.eq(0)]
+        with md.Elif(active):
+            with md.If(phase == PA):
+                with md.If(term < n):
+                    md.d.sync += wa.eq(wa + 1)
+                with md.Else():
+                    md.d.sync += ua.eq(ua + 1)
+            with md.If(phase == PY):
+                md.d.sync += va.eq(Mux(last_term & last_row, 0, va + 1))
+            with md.If(phase == PC):
+                with md.If(last_term):
+                    md.d.sync += [vbase.eq(vbase + 1), va.eq(vbase + 1)]
+                with md.Else():
+                    md.d.sync += va.eq(va + n)
+        md.d.comb += [self.w_addr.eq(wa), self.u_addr.eq(ua), self.v_addr.eq(va),
+                      self.c_addr.eq(row)]
         with md.Switch(phase):
             with md.Case(PZ):
                 md.d.comb += h_rd.addr.eq(row)
             with md.Case(PA):
-                md.d.comb += [self.theta_addr.eq(row * q + term), z_rd.addr.eq(term)]
+                md.d.comb += z_rd.addr.eq(term)
             with md.Case(PY):
-                md.d.comb += [self.v_addr.eq(row * n + term), h_rd.addr.eq(term),
-                              self.c_addr.eq(row)]
-            with md.Case(PC):
-                md.d.comb += self.v_addr.eq(term * n + row)
+                md.d.comb += h_rd.addr.eq(term)
         with md.If(~self.busy):
             md.d.comb += [h_rd.addr.eq(self.h_addr), z_rd.addr.eq(self.z_addr)]
 
@@ -191,7 +211,8 @@ class ForwardUnit(wiring.Component):
         bias = Signal(signed(fm.O.w + fm.H.f + 1))
         with md.Switch(ph1):
             with md.Case(PA):
-                md.d.comb += [a_op.eq(self.theta_data), b_op.eq(z_rd.data)]
+                md.d.comb += [a_op.eq(Mux(term1 < n, self.w_data, self.u_data)),
+                              b_op.eq(z_rd.data)]
             with md.Case(PY):
                 md.d.comb += [a_op.eq(self.v_data), b_op.eq(h_rd.data),
                               bias.eq(self.c_data << fm.H.f)]

@@ -78,17 +78,18 @@ class Snap1Engine(wiring.Component):
         v1, v2, v3 = Signal(), Signal(), Signal()
         c1, c2, c3 = Signal.like(c), Signal.like(c), Signal.like(c)
         md.d.comb += self.busy.eq(active | v1 | v2 | v3 | g_en)
+        diag = Signal.like(self.w_addr)      # i·(n + 1): W[i, i], from a counter
         with md.If(self.start & ~self.busy):
-            md.d.sync += [active.eq(1), c.eq(0), i.eq(0), j.eq(0)]
+            md.d.sync += [active.eq(1), c.eq(0), i.eq(0), j.eq(0), diag.eq(0)]
         with md.Elif(active):
             md.d.sync += c.eq(c + 1)
             with md.If(j == q - 1):
-                md.d.sync += [j.eq(0), i.eq(i + 1)]
+                md.d.sync += [j.eq(0), i.eq(i + 1), diag.eq(diag + n + 1)]
                 with md.If(i == n - 1):
                     md.d.sync += active.eq(0)
             with md.Else():
                 md.d.sync += j.eq(j + 1)
-        md.d.comb += [self.w_addr.eq(i * (n + 1)), self.dphi_addr.eq(i), self.chat_addr.eq(i),
+        md.d.comb += [self.w_addr.eq(diag), self.dphi_addr.eq(i), self.chat_addr.eq(i),
                       self.z_addr.eq(j), s_rd.addr.eq(c)]
         with md.If(~self.busy):
             md.d.comb += s_rd.addr.eq(self.s_c)

@@ -36,11 +36,11 @@ class UpdateUnit(wiring.Component):
         ``start`` (pulse, while idle) runs one update; ``done`` pulses at its end.
     eta, eta_o
         Learning-rate shifts (rates 2^-eta, 2^-eta_o), read while busy.
-    theta_addr/theta_data, g_addr/g_data, v_addr/v_data, c_addr/c_data, h_addr/h_data
-        Synchronous read ports (address in cycle t, data in t+1) into Θ (i·q + j),
-        G (i·q + j; f_C + f_S), V (o·n + k), c (o) and h (k).
-    theta_w*, v_w*, c_w*
-        Write ports (address, data, enable) into Θ, V, c.
+    w_addr/w_data, u_addr/u_data, g_addr/g_data, v_addr/v_data, c_addr/c_data, h_addr/h_data
+        Synchronous read ports (address in cycle t, data in t+1) into W (k·n + l),
+        [U | b] (i·(m+1) + j − n), G (i·q + j; f_C + f_S), V (o·n + k), c (o) and h (k).
+    w_w*, u_w*, v_w*, c_w*
+        Write ports (address, data, enable) into W, [U | b], V, c.
     e
         This step's errors (format Y).
     lfsr, lfsr_load, lfsr_load_value
@@ -58,9 +58,10 @@ class UpdateUnit(wiring.Component):
             "start": In(1), "busy": Out(1), "done": Out(1),
             "eta": In(unsigned(ETA_WIDTH), init=cfg.eta),
             "eta_o": In(unsigned(ETA_WIDTH), init=cfg.eta_o),
-            "theta_addr": Out(bits(n * q)), "theta_data": In(signed(fm.P.w)),
-            "theta_waddr": Out(bits(n * q)), "theta_wdata": Out(signed(fm.P.w)),
-            "theta_we": Out(1),
+            "w_addr": Out(bits(n * n)), "w_data": In(signed(fm.P.w)),
+            "w_waddr": Out(bits(n * n)), "w_wdata": Out(signed(fm.P.w)), "w_we": Out(1),
+            "u_addr": Out(bits(n * (q - n))), "u_data": In(signed(fm.P.w)),
+            "u_waddr": Out(bits(n * (q - n))), "u_wdata": Out(signed(fm.P.w)), "u_we": Out(1),
             "g_addr": Out(bits(n * q)), "g_data": In(signed(self.g_width)),
             "v_addr": Out(bits(p * n)), "v_data": In(signed(fm.O.w)),
             "v_waddr": Out(bits(p * n)), "v_wdata": Out(signed(fm.O.w)), "v_we": Out(1),
@@ -102,18 +103,27 @@ class UpdateUnit(wiring.Component):
         phase = Signal(2)
         idx = Signal(range(max(n * q, p * n, p) + 1))
         row = Signal(range(max(n, p) + 1))      # o for V (idx = o·n + k)
-        col = Signal(range(n + 1))              # k for V
+        col = Signal(range(max(n, q) + 1))      # j for Θ, k for V
+        wa, ua = Signal.like(self.w_addr), Signal.like(self.u_addr)
+        ncol = Mux(phase == PT, q, n)
         active = Signal()
         sizes = Array([n * q, p * n, p])
         last = idx == sizes[phase] - 1
-        v1, ph1 = Signal(), Signal(2)
+        v1, ph1, isw1 = Signal(), Signal(2), Signal()
         idx1, row1 = Signal.like(idx), Signal.like(row)
+        wa1, ua1 = Signal.like(wa), Signal.like(ua)
         md.d.comb += self.busy.eq(active | v1)
         with md.If(self.start & ~self.busy):
-            md.d.sync += [active.eq(1), phase.eq(PT), idx.eq(0), row.eq(0), col.eq(0)]
+            md.d.sync += [active.eq(1), phase.eq(PT), idx.eq(0), row.eq(0), col.eq(0),
+                          wa.eq(0), ua.eq(0)]
         with md.Elif(active):
             md.d.sync += idx.eq(idx + 1)
-            with md.If(col == n - 1):
+            with md.If(phase == PT):
+                with md.If(col < n):
+                    md.d.sync += wa.eq(wa + 1)
+                with md.Else():
+                    md.d.sync += ua.eq(ua + 1)
+            with md.If(col == ncol - 1):
                 md.d.sync += [col.eq(0), row.eq(row + 1)]
             with md.Else():
                 md.d.sync += col.eq(col + 1)
@@ -122,24 +132,26 @@ class UpdateUnit(wiring.Component):
                 with md.If(phase == PC):
                     md.d.sync += active.eq(0)
         md.d.sync += [v1.eq(active), ph1.eq(phase), idx1.eq(idx), row1.eq(row),
-                      self.done.eq(v1 & ~active)]
-        md.d.comb += [self.theta_addr.eq(idx), self.g_addr.eq(idx), self.v_addr.eq(idx),
+                      isw1.eq(col < n), wa1.eq(wa), ua1.eq(ua), self.done.eq(v1 & ~active)]
+        md.d.comb += [self.w_addr.eq(wa), self.u_addr.eq(ua), self.g_addr.eq(idx),
+                      self.v_addr.eq(idx),
                       self.h_addr.eq(col), self.c_addr.eq(idx)]
 
         e_arr = Array(self.e[o] for o in range(p))
         eh = Signal(signed(fm.Y.w + fm.H.w))
         md.d.comb += [eh.eq(e_arr[row1] * self.h_data), rq_t.i.eq(self.g_data),
                       rq_v.i.eq(eh), rq_c.i.eq(e_arr[idx1])]
-        md.d.comb += [sat_p.i.eq(self.theta_data - rq_t.o),
+        md.d.comb += [sat_p.i.eq(Mux(isw1, self.w_data, self.u_data) - rq_t.o),
                       sat_o.i.eq(Mux(ph1 == PV, self.v_data - rq_v.o, self.c_data - rq_c.o))]
-        md.d.comb += [self.theta_waddr.eq(idx1), self.theta_wdata.eq(sat_p.o),
+        md.d.comb += [self.w_waddr.eq(wa1), self.u_waddr.eq(ua1),
+                      self.w_wdata.eq(sat_p.o), self.u_wdata.eq(sat_p.o),
                       self.v_waddr.eq(idx1), self.c_waddr.eq(idx1),
                       self.v_wdata.eq(sat_o.o), self.c_wdata.eq(sat_o.o)]
         with md.If(v1):
             md.d.comb += lfsr.en.eq(1)
             with md.Switch(ph1):
                 with md.Case(PT):
-                    md.d.comb += [self.theta_we.eq(1),
+                    md.d.comb += [self.w_we.eq(isw1), self.u_we.eq(~isw1),
                                   self.sat_theta.eq(rq_t.clipped + sat_p.clipped)]
                 with md.Case(PV):
                     md.d.comb += [self.v_we.eq(1), self.sat_v.eq(rq_v.clipped + sat_o.clipped)]

@@ -25,7 +25,10 @@ class Harness(wiring.Component):
         m.submodules.unit = u = self.unit
         fm = self.cfg.formats
         theta, V, c = self.init
-        for name, vals, w, addr, dat in (("t", theta, fm.P.w, u.theta_addr, u.theta_data),
+        n = self.cfg.n
+        W, U = theta.reshape(n, -1)[:, :n].ravel(), theta.reshape(n, -1)[:, n:].ravel()
+        for name, vals, w, addr, dat in (("w", W, fm.P.w, u.w_addr, u.w_data),
+                                          ("u", U, fm.P.w, u.u_addr, u.u_data),
                                           ("v", V, fm.O.w, u.v_addr, u.v_data),
                                           ("c", c, fm.O.w, u.c_addr, u.c_data)):
             from amaranth.hdl import signed

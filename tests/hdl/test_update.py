@@ -18,7 +18,8 @@ class Harness(wiring.Component):
         self.unit = UpdateUnit(cfg)
         fm, n, p, q = cfg.formats, cfg.n, cfg.p, cfg.q
         self.mems = {
-            "theta": Memory(shape=signed(fm.P.w), depth=n * q, init=theta.ravel().tolist()),
+            "W": Memory(shape=signed(fm.P.w), depth=n * n, init=theta[:, :n].ravel().tolist()),
+            "U": Memory(shape=signed(fm.P.w), depth=n * (q - n), init=theta[:, n:].ravel().tolist()),
             "V": Memory(shape=signed(fm.O.w), depth=p * n, init=V.ravel().tolist()),
             "c": Memory(shape=signed(fm.O.w), depth=p, init=c.tolist()),
             "G": Memory(shape=signed(self.unit.g_width), depth=n * q, init=[]),
@@ -31,7 +32,7 @@ class Harness(wiring.Component):
         u = m.submodules.unit = self.unit
         for name, mem in self.mems.items():
             m.submodules[name] = mem
-        ports = {"theta": ("theta", True), "V": ("v", True), "c": ("c", True),
+        ports = {"W": ("w", True), "U": ("u", True), "V": ("v", True), "c": ("c", True),
                  "G": ("g", False), "h": ("h", False)}
         for name, (pre, writable) in ports.items():
             rd = self.mems[name].read_port()
@@ -86,7 +87,7 @@ def test_update_unit_matches_the_model(seed):
                 await ctx.tick()
                 cycles += 1
             rd = {name: [ctx.get(top.mems[name].data[i]) for i in range(top.mems[name].depth)]
-                  for name in ("theta", "V", "c")}
+                  for name in ("W", "U", "V", "c")}
             got.append((rd, sat, cycles, ctx.get(u.lfsr)))
 
     sim = Simulator(top)
@@ -96,7 +97,9 @@ def test_update_unit_matches_the_model(seed):
     before = np.zeros(len(SAT_NAMES), np.int64)
     it, iv = SAT_NAMES.index("theta"), SAT_NAMES.index("v")
     for t, (rd, sat, cycles, lfsr) in enumerate(got):
-        assert rd["theta"] == tr["theta"][t].ravel().tolist(), f"step {t}: theta"
+        n = cfg.n
+        assert rd["W"] == tr["theta"][t][:, :n].ravel().tolist(), f"step {t}: W"
+        assert rd["U"] == tr["theta"][t][:, n:].ravel().tolist(), f"step {t}: U"
         assert rd["V"] == tr["V"][t].ravel().tolist(), f"step {t}: V"
         assert rd["c"] == tr["c"][t].tolist(), f"step {t}: c"
         delta = tr["sat"][t] - before

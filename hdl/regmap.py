@@ -80,7 +80,7 @@ class RegisterMap:
                f"{DATA_WIDTH}-bit data).", "",
                "| address | name | access | description |", "|---|---|---|---|"]
         for r in self.registers:
-            out.append(f"| 0x{r.addr:06x} | {r.name} | {r.access} | {r.doc} |")
+            out.append(f"| 0x{r.addr:06x} | {r.name} | {r.access} | {_md(r.doc)} |")
             for fname, (lsb, width, acc) in r.fields.items():
                 bits = f"[{lsb}]" if width == 1 else f"[{lsb + width - 1}:{lsb}]"
                 out.append(f"| | `{fname}` {bits} | {acc} | |")
@@ -88,11 +88,15 @@ class RegisterMap:
                 "|---|---|---|---|---|---|"]
         for w in self.windows:
             out.append(f"| 0x{w.base:06x} | {w.name} | {w.size} | Q({w.fmt[0]},{w.fmt[1]}) | "
-                       f"{w.access} | {w.doc} |")
+                       f"{w.access} | {_md(w.doc)} |")
         out += ["", "Writes to read-only registers, accesses to unmapped addresses and window "
                 "accesses while BUSY are ignored (reads return 0), set STATUS.ERR and record "
                 "the address in ERR_ADDR. Windows are read and written only while idle.", ""]
         return "\n".join(out)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
 def _align(x: int, size: int) -> int:
@@ -126,10 +130,13 @@ def register_map(cfg: Config, lanes: int) -> RegisterMap:
                       f"saturation count of '{name}' (wraps at 2^32)")
              for i, name in enumerate(SAT_NAMES)]
     n, m, p, q = cfg.n, cfg.m, cfg.p, cfg.q
-    s_size = n * n * q if cfg.approx == "exact" else n * q
-    s_doc = ("S[k, i, j] at k·n·q + i·q + j" if cfg.approx == "exact"
-             else "s[i, j] (= S[i, i, j]) at i·q + j")
-    specs = [("THETA", n * q, fm.P, "rw", "Θ[i, j] = [W | U | b] at i·q + j"),
+    if cfg.approx == "exact":
+        cbits = max(1, (n * q - 1).bit_length())
+        s_size, s_doc = n << cbits, f"S[k, i, j] at k·2^{cbits} + i·q + j (i·q + j < n·q)"
+    else:
+        s_size, s_doc = n * q, "s[i, j] (= S[i, i, j]) at i·q + j"
+    specs = [("W", n * n, fm.P, "rw", "W[k, l] = Θ[k, l] (l < n) at k·n + l"),
+             ("U", n * (m + 1), fm.P, "rw", "[U | b][i, j'] = Θ[i, n + j'] at i·(m+1) + j'"),
              ("V", p * n, fm.O, "rw", "V[o, k] at o·n + k"),
              ("C", p, fm.O, "rw", "c[o] at o"),
              ("H", n, fm.H, "rw", "h[k] (the state h_{t-1} of the next step) at k"),

@@ -1,0 +1,359 @@
+"""The RTRL learning core: a whole step of DESIGN.md §3.1 behind streams and registers.
+
+See :class:`Core`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..model.config import SAT_NAMES, Config
+from .forward import SAT_INDEX, ForwardUnit
+from .regmap import ADDR_WIDTH, CTRL, ID_MAGIC, STATUS, register_map
+from .snap1 import Snap1Engine
+from .sweep import SweepEngine
+from .update import UpdateUnit
+
+__all__ = ["Core", "BusSignature", "sample_layout", "result_layout"]
+
+#: The register bus, from the host's side: a strobe starts an access; ``ack`` answers it
+#: exactly one cycle later (reads: ``r_data`` valid with ``ack``). One access at a time.
+BusSignature = wiring.Signature({
+    "addr": Out(ADDR_WIDTH), "r_stb": Out(1), "w_stb": Out(1), "w_data": Out(32),
+    "r_data": In(32), "ack": In(1),
+})
+
+
+def sample_layout(cfg: Config) -> data.StructLayout:
+    """Payload of the input stream: x (m words, format X), d (p words, format Y)."""
+    fm = cfg.formats
+    return data.StructLayout({"x": data.ArrayLayout(signed(fm.X.w), cfg.m),
+                              "d": data.ArrayLayout(signed(fm.Y.w), cfg.p)})
+
+
+def result_layout(cfg: Config) -> data.StructLayout:
+    """Payload of the output stream: y (p words, format Y) and the step's saturation flags
+    (bit i set when counter SAT_NAMES[i] grew during the step)."""
+    return data.StructLayout({"y": data.ArrayLayout(signed(cfg.formats.Y.w), cfg.p),
+                              "flags": unsigned(len(SAT_NAMES))})
+
+
+class Core(wiring.Component):
+    """One RTRL learning step per sample, bit-exact with :class:`~rtrledit.model.FixedRTRL`.
+
+    For each sample accepted on ``sample`` the core runs the forward pass
+    (:class:`~rtrledit.hdl.forward.ForwardUnit`), then — if ``CTRL.TRACK`` or
+    ``CTRL.LEARN`` — the sensitivity sweep (:class:`~rtrledit.hdl.sweep.SweepEngine` on
+    ``lanes`` PEs for exact RTRL, :class:`~rtrledit.hdl.snap1.Snap1Engine` for SnAp-1),
+    then — if ``CTRL.LEARN`` — the parameter update
+    (:class:`~rtrledit.hdl.update.UpdateUnit`), and emits (y, flags) on ``result``.
+    With both bits clear it is an inference engine: the forward pass only. This is the
+    model's ``run(learn=CTRL.LEARN, track=CTRL.TRACK or CTRL.LEARN)``.
+
+    Samples are held by back-pressure (``sample.ready`` is low while a step runs or the
+    result waits), never dropped. Parameters, state and counters are reached through the
+    register bus (:func:`~rtrledit.hdl.regmap.register_map` describes it).
+
+    Cycles per step (:meth:`cycles_per_step`): the forward pass q + n·q + 2·n·p + 17;
+    plus the sweep when tracking (``engine.cycles``: n²·⌈n·q/L⌉ + q + L + 9 for exact RTRL
+    with n ≥ 3, n·q + 5 for SnAp-1); plus the update n·q + n·p + p + 2 when learning; plus
+    the hand-over between the stages and the result handshake.
+
+    Register-bus accesses are served at any time for registers; windows (parameters,
+    h, S) only between steps: a sample waiting while the host accesses the bus is taken
+    after the access. A reset of S (``CTRL.RESET_SENS``/``RESET_STATE``) takes one cycle
+    per word of S, with ``STATUS.BUSY`` set.
+
+    Resources: the sweep engine's (2·L multipliers exact, 3 SnAp-1), one multiplier in the
+    forward unit (two with tanh), one in the update unit; memories W (n²), [U | b]
+    (n·(m+1)), V (p·n), c (p), G (n·q), the forward unit's and the engine's.
+    """
+
+    def __init__(self, cfg: Config, lanes: int = 1, target: str | None = None) -> None:
+        self.cfg, self.lanes = cfg, lanes
+        if cfg.approx == "exact":
+            self.engine = SweepEngine(cfg, lanes, target)
+        else:
+            if lanes != 1:
+                raise ValueError(f"Core parameter 'lanes': SnAp-1 uses one pipelined lane, "
+                                 f"got {lanes}")
+            self.engine = Snap1Engine(cfg)
+        self.forward = ForwardUnit(cfg)
+        self.update = UpdateUnit(cfg)
+        self.regmap = register_map(cfg, lanes)
+        super().__init__({
+            "sample": In(stream.Signature(sample_layout(cfg))),
+            "result": Out(stream.Signature(result_layout(cfg))),
+            "bus": In(BusSignature),
+        })
+
+    def elaborate(self, platform) -> Module:
+        cfg, fm = self.cfg, self.cfg.formats
+        n, m, p, q = cfg.n, cfg.m, cfg.p, cfg.q
+        md = Module()
+        fw, eng, upd = self.forward, self.engine, self.update
+        md.submodules.forward, md.submodules.engine, md.submodules.update = fw, eng, upd
+
+        # ------------------------------------------------------------ memories
+        def mem(name, shape, depth):
+            mm = Memory(shape=shape, depth=depth, init=[])
+            md.submodules[name] = mm
+            return mm, mm.read_port(), mm.write_port()
+        wm, w_rd, w_wr = mem("wmem", signed(fm.P.w), n * n)
+        um, u_rd, u_wr = mem("umem", signed(fm.P.w), n * (m + 1))
+        vm, v_rd, v_wr = mem("vmem", signed(fm.O.w), p * n)
+        cm, c_rd, c_wr = mem("cmem", signed(fm.O.w), p)
+        gm, g_rd, g_wr = mem("gmem", signed(upd.g_width), n * q)
+
+        # ------------------------------------------------------------ registers
+        learn = Signal(init=1)
+        track = Signal(init=1)
+        eta = Signal(5, init=cfg.eta)
+        eta_o = Signal(5, init=cfg.eta_o)
+        steps = Signal(32)
+        err, err_addr = Signal(), Signal(ADDR_WIDTH)
+        sat = [Signal(32, name=f"sat_{s}") for s in SAT_NAMES]
+        flags = Signal(len(SAT_NAMES))
+        md.d.comb += [upd.eta.eq(eta), upd.eta_o.eq(eta_o)]
+
+        # ------------------------------------------------------------ controller
+        x_reg = Signal(sample_layout(cfg))
+        step_learn, step_track = Signal(), Signal()
+        sat_s0 = Signal(32)                         # engine's S count at the step's start
+        reset_cnt = Signal(range(max(n * q * (n if cfg.approx == "exact" else 1), n) + 2))
+        reset_h = Signal()
+        reset_req, reset_state = Signal(), Signal()
+        md.d.comb += [fw.x.eq(x_reg.x), fw.d.eq(x_reg.d), upd.e.eq(fw.e)]
+        with md.FSM(name="ctrl") as fsm:
+            with md.State("IDLE"):
+                md.d.comb += self.sample.ready.eq(~(self.bus.r_stb | self.bus.w_stb))
+                with md.If(reset_req):
+                    md.d.sync += [reset_cnt.eq(0), reset_h.eq(reset_state)]
+                    md.next = "RESET"
+                with md.Elif(self.sample.valid & self.sample.ready):
+                    md.d.sync += [x_reg.eq(self.sample.payload), flags.eq(0),
+                                  step_learn.eq(learn), step_track.eq(track | learn),
+                                  sat_s0.eq(eng.sat_s)]
+                    md.d.comb += fw.start.eq(1)
+                    md.next = "FORWARD"
+            with md.State("FORWARD"):
+                with md.If(fw.done):
+                    with md.If(step_track):
+                        md.d.comb += eng.start.eq(1)
+                        md.next = "SWEEP"
+                    with md.Else():
+                        md.next = "RESULT"
+            with md.State("SWEEP"):
+                with md.If(eng.done):
+                    with md.If(step_learn):
+                        md.d.comb += upd.start.eq(1)
+                        md.next = "UPDATE"
+                    with md.Else():
+                        md.next = "RESULT"
+            with md.State("UPDATE"):
+                with md.If(upd.done):
+                    md.next = "RESULT"
+            with md.State("RESULT"):
+                md.d.comb += [self.result.valid.eq(1),
+                              self.result.payload.flags.eq(
+                                  flags | ((eng.sat_s != sat_s0) << SAT_INDEX["s"]))]
+                for o in range(p):
+                    md.d.comb += self.result.payload.y[o].eq(fw.y[o])
+                with md.If(self.result.ready):
+                    md.d.sync += steps.eq(steps + 1)
+                    md.next = "IDLE"
+            with md.State("RESET"):          # clear S (and h): one word per cycle
+                md.d.sync += reset_cnt.eq(reset_cnt + 1)
+                with md.If(reset_cnt == self._s_words() - 1):
+                    md.next = "IDLE"
+        idle = fsm.ongoing("IDLE")
+        in_fwd, in_sweep, in_upd = fsm.ongoing("FORWARD"), fsm.ongoing("SWEEP"), fsm.ongoing("UPDATE")
+        in_reset = fsm.ongoing("RESET")
+
+        # saturation counters and this step's flags
+        for i, name in enumerate(SAT_NAMES):
+            if name == "s":
+                md.d.comb += sat[i].eq(eng.sat_s)
+                continue
+            inc = {"theta": upd.sat_theta, "v": upd.sat_v}.get(name, fw.sat_inc[i])
+            md.d.sync += sat[i].eq(sat[i] + inc)
+            with md.If(inc != 0):
+                md.d.sync += flags[i].eq(1)
+
+        # ------------------------------------------------------------ memory port muxes
+        # Read ports: the running unit, or the host bus while idle.
+        bus = self.bus
+        rm = self.regmap
+        win = {w.name: w for w in rm.windows}
+
+        def hit(w):
+            """(in the window, index) for the bus address."""
+            bits_ = max(1, (w.size - 1).bit_length())
+            index = bus.addr[:bits_]
+            inside = (bus.addr[bits_:] == (w.base >> bits_)) & (index < w.size)
+            return inside, index
+
+        hits = {name: hit(w) for name, w in win.items()}
+        if cfg.approx == "exact":
+            cbits = max(1, (n * q - 1).bit_length())
+            s_k, s_c = bus.addr[cbits:cbits + max(1, (n - 1).bit_length())], bus.addr[:cbits]
+            s_in = ((bus.addr >> cbits) < n) & (s_c < n * q) & \
+                (bus.addr >> (cbits + max(1, (n - 1).bit_length())) ==
+                 win["S"].base >> (cbits + max(1, (n - 1).bit_length())))
+            hits["S"] = (s_in, s_c)
+        else:
+            s_k, s_c = Const(0, 1), hits["S"][1]
+
+        with md.If(in_fwd):
+            md.d.comb += [w_rd.addr.eq(fw.w_addr), u_rd.addr.eq(fw.u_addr),
+                          v_rd.addr.eq(fw.v_addr), c_rd.addr.eq(fw.c_addr)]
+        with md.Elif(in_sweep):
+            md.d.comb += w_rd.addr.eq(eng.w_addr)
+        with md.Elif(in_upd):
+            md.d.comb += [w_rd.addr.eq(upd.w_addr), u_rd.addr.eq(upd.u_addr),
+                          v_rd.addr.eq(upd.v_addr), c_rd.addr.eq(upd.c_addr)]
+        with md.Else():
+            md.d.comb += [w_rd.addr.eq(hits["W"][1]), u_rd.addr.eq(hits["U"][1]),
+                          v_rd.addr.eq(hits["V"][1]), c_rd.addr.eq(hits["C"][1])]
+        md.d.comb += [fw.w_data.eq(w_rd.data), fw.u_data.eq(u_rd.data), fw.v_data.eq(v_rd.data),
+                      fw.c_data.eq(c_rd.data), eng.w_data.eq(w_rd.data),
+                      upd.w_data.eq(w_rd.data), upd.u_data.eq(u_rd.data),
+                      upd.v_data.eq(v_rd.data), upd.c_data.eq(c_rd.data)]
+        # forward-unit memories read by the engine (z, φ', ĉ) and by the update/host (h)
+        md.d.comb += [fw.z_addr.eq(eng.z_addr), eng.z_data.eq(fw.z_data),
+                      fw.dphi_addr.eq(eng.dphi_addr), eng.dphi_data.eq(fw.dphi_data),
+                      fw.chat_addr.eq(eng.chat_addr), eng.chat_data.eq(fw.chat_data),
+                      fw.h_addr.eq(Mux(in_upd, upd.h_addr, hits["H"][1])),
+                      upd.h_data.eq(fw.h_data)]
+        # G: written by the engine, read by the update
+        md.d.comb += [g_wr.addr.eq(eng.g_addr), g_wr.data.eq(eng.g_data), g_wr.en.eq(eng.g_en),
+                      g_rd.addr.eq(upd.g_addr), upd.g_data.eq(g_rd.data)]
+
+        # ------------------------------------------------------------ register bus
+        host_ok = idle                           # windows only between steps
+        r_data = Signal(32)
+        ack = Signal()
+        rsel = Signal(8)                         # which source the read data comes from
+        md.d.sync += [ack.eq(bus.r_stb | bus.w_stb)]
+        md.d.comb += [bus.ack.eq(ack)]
+        md.d.comb += [upd.lfsr_load.eq(0), eng.sat_clear.eq(0)]
+        bad = Signal()
+        regs = {r.name: r for r in rm.registers}
+        is_reg = {name: bus.addr == r.addr for name, r in regs.items()}
+        ro_value = {
+            "ID": Const(ID_MAGIC, 32),
+            "SHAPE": Const(n | (m << 8) | (p << 16) | ((cfg.activation == "tanh") << 20) |
+                           ((cfg.approx == "snap1") << 21), 32),
+            "LANES": Const(self.lanes, 32), "STEPS": steps, "ERR_ADDR": err_addr,
+            "STATUS": Cat(~idle, err),
+            **{f"SAT_{s.upper()}": sat[i] for i, s in enumerate(SAT_NAMES)},
+        }
+        rw_value = {"CTRL": Cat(learn, track), "ETA": Cat(eta, Const(0, 3), eta_o),
+                    "LFSR": upd.lfsr}
+        # reads of registers: latch the value now, present it with ack
+        reg_read = Signal(32)
+        with md.If(bus.r_stb):
+            md.d.sync += [reg_read.eq(0), rsel.eq(0)]
+            for name, value in {**ro_value, **rw_value}.items():
+                with md.If(is_reg[name]):
+                    md.d.sync += reg_read.eq(value)
+            for k, name in enumerate(("W", "U", "V", "C", "H", "S"), start=1):
+                with md.If(hits[name][0] & host_ok):
+                    md.d.sync += rsel.eq(k)
+        window_data = {1: w_rd.data, 2: u_rd.data, 3: v_rd.data, 4: c_rd.data, 5: fw.h_data,
+                       6: eng.s_rdata}
+        with md.Switch(rsel):
+            with md.Case(0):
+                md.d.comb += r_data.eq(reg_read)
+            for k, v in window_data.items():
+                with md.Case(k):
+                    md.d.comb += r_data.eq(v.as_signed())
+        md.d.comb += bus.r_data.eq(r_data)
+
+        # writes
+        any_window = 0
+        for name in ("W", "U", "V", "C", "H", "S"):
+            any_window = any_window | hits[name][0]
+        known = 0
+        for name in regs:
+            known = known | is_reg[name]
+        # CTRL's LEARN/TRACK may change at any time (each step latches them); the reset
+        # pulses, ETA and LFSR only between steps.
+        writable = is_reg["CTRL"] | ((is_reg["ETA"] | is_reg["LFSR"]) & host_ok)
+        pulse = bus.w_data[CTRL["RESET_STATE"][0]] | bus.w_data[CTRL["RESET_SENS"][0]]
+        with md.If(bus.w_stb):
+            with md.If(writable & ~(is_reg["CTRL"] & pulse & ~host_ok)):
+                with md.If(is_reg["CTRL"]):
+                    md.d.sync += [learn.eq(bus.w_data[CTRL["LEARN"][0]]),
+                                  track.eq(bus.w_data[CTRL["TRACK"][0]])]
+                    with md.If(bus.w_data[CTRL["CLEAR_ERR"][0]]):
+                        md.d.sync += err.eq(0)
+                    with md.If(bus.w_data[CTRL["CLEAR_SAT"][0]]):
+                        md.d.comb += eng.sat_clear.eq(1)
+                        for i, name in enumerate(SAT_NAMES):
+                            if name != "s":
+                                md.d.sync += sat[i].eq(0)
+                    md.d.comb += [reset_req.eq(pulse),
+                                  reset_state.eq(bus.w_data[CTRL["RESET_STATE"][0]])]
+                with md.If(is_reg["ETA"]):
+                    md.d.sync += [eta.eq(bus.w_data[0:5]), eta_o.eq(bus.w_data[8:13])]
+                with md.If(is_reg["LFSR"] & (bus.w_data != 0)):
+                    md.d.comb += upd.lfsr_load.eq(1)
+            with md.Elif(any_window & host_ok):
+                pass
+            with md.Else():
+                md.d.comb += bad.eq(1)
+        with md.If(bus.r_stb & ~(known | (any_window & host_ok))):
+            md.d.comb += bad.eq(1)
+        with md.If(bad):
+            md.d.sync += [err.eq(1), err_addr.eq(bus.addr)]
+        md.d.comb += upd.lfsr_load_value.eq(bus.w_data)
+
+        # window writes and the unit write ports
+        host_w = bus.w_stb & host_ok
+        md.d.comb += [
+            w_wr.addr.eq(Mux(in_upd, upd.w_waddr, hits["W"][1])),
+            w_wr.data.eq(Mux(in_upd, upd.w_wdata, bus.w_data)),
+            w_wr.en.eq(Mux(in_upd, upd.w_we, host_w & hits["W"][0])),
+            u_wr.addr.eq(Mux(in_upd, upd.u_waddr, hits["U"][1])),
+            u_wr.data.eq(Mux(in_upd, upd.u_wdata, bus.w_data)),
+            u_wr.en.eq(Mux(in_upd, upd.u_we, host_w & hits["U"][0])),
+            v_wr.addr.eq(Mux(in_upd, upd.v_waddr, hits["V"][1])),
+            v_wr.data.eq(Mux(in_upd, upd.v_wdata, bus.w_data)),
+            v_wr.en.eq(Mux(in_upd, upd.v_we, host_w & hits["V"][0])),
+            c_wr.addr.eq(Mux(in_upd, upd.c_waddr, hits["C"][1])),
+            c_wr.data.eq(Mux(in_upd, upd.c_wdata, bus.w_data)),
+            c_wr.en.eq(Mux(in_upd, upd.c_we, host_w & hits["C"][0])),
+        ]
+        # h: host writes, or zeros during a state reset
+        md.d.comb += [fw.h_waddr.eq(Mux(in_reset, reset_cnt, hits["H"][1])),
+                      fw.h_wdata.eq(Mux(in_reset, 0, bus.w_data)),
+                      fw.h_we.eq(Mux(in_reset, reset_h & (reset_cnt < n), host_w & hits["H"][0]))]
+        # S: host writes, or zeros during a reset
+        self._s_reset(md, in_reset, reset_cnt, s_k, s_c, host_w & hits["S"][0], bus.w_data)
+        return md
+
+    # ---------------------------------------------------------------- helpers
+    def _s_words(self) -> int:
+        cfg = self.cfg
+        return cfg.n * cfg.n * cfg.q if cfg.approx == "exact" else cfg.n * cfg.q
+
+    def _s_reset(self, md, in_reset, cnt, s_k, s_c, host_we, wdata) -> None:
+        """Drive the engine's S host port: zeros over all words during a reset (k and c from
+        counters), else the bus."""
+        cfg, eng = self.cfg, self.engine
+        nq = cfg.n * cfg.q
+        rk, rc = Signal.like(eng.s_k), Signal.like(eng.s_c)
+        with md.If(in_reset):
+            with md.If(rc == nq - 1):
+                md.d.sync += [rc.eq(0), rk.eq(rk + 1)]
+            with md.Else():
+                md.d.sync += rc.eq(rc + 1)
+        with md.Else():
+            md.d.sync += [rk.eq(0), rc.eq(0)]
+        md.d.comb += [eng.s_k.eq(Mux(in_reset, rk, s_k)), eng.s_c.eq(Mux(in_reset, rc, s_c)),
+                      eng.s_wdata.eq(Mux(in_reset, 0, wdata)),
+                      eng.s_we.eq(in_reset | host_we)]

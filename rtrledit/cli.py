@@ -16,6 +16,8 @@ __all__ = ["main", "COMMANDS"]
 #: sub-command name -> (module under rtrledit, one-line help)
 COMMANDS = {
     "train": ("rtrledit.train", "train the float and/or bit-exact integer model on a task"),
+    "sweep": ("rtrledit.sweep", "bit-width sweep of the integer model (local or Dask cluster)"),
+    "profile": ("rtrledit.profile", "profile value ranges, propose number formats, check they learn"),
 }
 
 

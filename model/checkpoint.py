@@ -58,6 +58,9 @@ def atomic_write(path: str | Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

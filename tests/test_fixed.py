@@ -9,7 +9,7 @@ from rtrledit.model import SAT_NAMES, Config, FixedRTRL, Formats, QFormat, dequa
 from rtrledit.model.config import ROUNDINGS
 from rtrledit.model.fixed import tanh_table
 
-from exact import reference_run
+from tests.exact import reference_run
 
 
 def random_config(rng: np.random.Generator) -> Config:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from rtrledit.model import QFormat, dequantise, quantise
 from rtrledit.model.requant import ROUNDING_CODE, fit, lfsr_next, rq
 
-from exact import lfsr_reference, rq_exact
+from tests.exact import lfsr_reference, rq_exact
 
 MODES = ("floor", "half_up", "half_even", "stochastic")
 

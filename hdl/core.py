@@ -199,11 +199,12 @@ class Core(wiring.Component):
 
         hits = {name: hit(w) for name, w in win.items()}
         if cfg.approx == "exact":
+            # S window: index k·2^cbits + c, so k and c are bit fields of the address
             cbits = max(1, (n * q - 1).bit_length())
-            s_k, s_c = bus.addr[cbits:cbits + max(1, (n - 1).bit_length())], bus.addr[:cbits]
-            s_in = ((bus.addr >> cbits) < n) & (s_c < n * q) & \
-                (bus.addr >> (cbits + max(1, (n - 1).bit_length())) ==
-                 win["S"].base >> (cbits + max(1, (n - 1).bit_length())))
+            kbits = max(1, (n - 1).bit_length())
+            s_k, s_c = bus.addr[cbits:cbits + kbits], bus.addr[:cbits]
+            s_in = (s_k < n) & (s_c < n * q) & \
+                ((bus.addr >> (cbits + kbits)) == (win["S"].base >> (cbits + kbits)))
             hits["S"] = (s_in, s_c)
         else:
             s_k, s_c = Const(0, 1), hits["S"][1]

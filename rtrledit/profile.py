@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rtrledit.train import Progress, config_from_args
+    from rtrledit.options import config_from_args
+    from rtrledit.train import Progress
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
     if not 2 <= args.budget <= 32:

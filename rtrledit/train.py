@@ -10,14 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from rtrledit.model import Config
+from rtrledit.options import add_config_arguments, config_from_args
 from rtrledit.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from rtrledit.model.config import APPROXIMATIONS, SAT_NAMES
+from rtrledit.model.config import SAT_NAMES
 from rtrledit.model.fixed import FixedRTRL
 from rtrledit.model.reference import FloatRTRL, init_params
 from rtrledit.model.requant import dequantise
 from rtrledit.model.tasks import TASKS, get_task
 
-__all__ = ["add_arguments", "main", "config_from_args", "Progress"]
+__all__ = ["add_arguments", "main", "Progress"]
 
 CHUNK = 250  # steps per progress-bar update
 
@@ -25,28 +26,14 @@ CHUNK = 250  # steps per progress-bar update
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="sine",
                    help=f"{' | '.join(TASKS)} | a .csv/.npz file of inputs and targets (default sine)")
-    p.add_argument("--hidden", type=int, help="hidden units n (default 16, or the config's)")
     p.add_argument("--steps", type=int, default=None, help="time steps (default 5000)")
     p.add_argument("--model", choices=("float", "fixed", "both"), default="both")
-    p.add_argument("--approx", choices=APPROXIMATIONS, help="exact RTRL or SnAp-1")
-    p.add_argument("--config", type=Path, help="a Config file (.toml or .json)")
+    add_config_arguments(p, sizes=False)
     p.add_argument("--seed", type=int, default=0, help="seed of the task and the initial weights")
     p.add_argument("--json", action="store_true", help="print one JSON object, no progress bar")
     p.add_argument("--plot", type=Path, metavar="PNG", help="write the learning curve here")
     p.add_argument("--save", type=Path, metavar="NPZ", help="save the final parameters and state")
     p.add_argument("--init", type=Path, metavar="NPZ", help="start from a saved checkpoint")
-
-
-def config_from_args(args: argparse.Namespace, inputs: int, outputs: int) -> Config:
-    """The Config from --config (if given) with --hidden/--approx applied on top."""
-    base = Config.load(args.config) if args.config else Config(hidden=16, inputs=inputs,
-                                                              outputs=outputs)
-    over = {k: v for k, v in (("hidden", args.hidden), ("approx", args.approx)) if v is not None}
-    cfg = base.replace(**over) if over else base
-    if (cfg.inputs, cfg.outputs) != (inputs, outputs):
-        raise ValueError(f"config has {cfg.inputs} inputs and {cfg.outputs} outputs, "
-                         f"the task {inputs} and {outputs}")
-    return cfg
 
 
 class Progress:
@@ -75,7 +62,8 @@ def main(args: argparse.Namespace) -> int:
     task = get_task(args.task, steps=args.steps, seed=args.seed)
     ckpt = load_checkpoint(args.init) if args.init else None
     if ckpt and not args.config and args.hidden is None:
-        cfg = ckpt.cfg if args.approx is None else ckpt.cfg.replace(approx=args.approx)
+        over = {k: getattr(args, k) for k in ("approx", "activation") if getattr(args, k)}
+        cfg = ckpt.cfg.replace(**over)
     else:
         cfg = config_from_args(args, task.inputs, task.outputs)
     if ckpt and (ckpt.cfg.n, ckpt.cfg.m, ckpt.cfg.p) != (cfg.n, cfg.m, cfg.p):

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from amaranth.back import verilog
 
 from ..hdl.core import Core
@@ -25,7 +26,7 @@ from .job import Job
 __all__ = ["TOP", "core_verilog", "for_icarus", "generate", "verilator_env", "lint", "LINT_WAIVED", "simulate", "SIMULATORS"]
 
 TOP = "rtrl_core"
-SIMULATORS = ("icarus", "verilator")
+SIMULATORS = ("icarus", "verilator", "amaranth")
 
 
 def core_verilog(cfg: Config, lanes: int) -> str:
@@ -64,7 +65,9 @@ def verilator_env() -> dict[str, str]:
     env["VERILATOR_ROOT"] = str(root)
     # The wheel's verilated.mk has empty configure results: name the precompiled-header
     # include option (GCC: -include) and the C++ standard the package's own launcher uses.
-    env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
+    # Compile the model and Verilator's runtime optimised (measured: 1.5x faster).
+    env["MAKEFLAGS"] = (f"{env.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include "
+                        "OPT_FAST=-O3 OPT_GLOBAL=-O2").strip()
     env["CXXFLAGS"] = f"{env.get('CXXFLAGS', '')} -std=c++20".strip()
     return env
 
@@ -106,6 +109,30 @@ def for_icarus(verilog_text: str) -> str:
                   r"\1initial \2\n\g<0>", text, flags=re.M)
 
 
+#: Verilator options for speed: the testbench touches only the top-level ports, so only
+#: they are made public (cocotb's runner would make every signal public with
+#: --public-flat-rw, which halves the speed); X values resolved the fast way.
+VERILATOR_ARGS = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+
+
+def _runner(simulator: str):
+    """cocotb's runner for ``simulator``; for Verilator with --public-depth 1 in place of
+    --public-flat-rw (checked against cocotb 2.1's command line)."""
+    from cocotb_tools.runner import Verilator, get_runner
+
+    if simulator != "verilator":
+        return get_runner(simulator)
+
+    class PortsOnlyVerilator(Verilator):
+        def _build_command(self):
+            cmds = super()._build_command()
+            if "--public-flat-rw" in cmds[0]:
+                i = cmds[0].index("--public-flat-rw")
+                cmds[0][i:i + 1] = ["--public-depth", "1"]
+            return cmds
+    return PortsOnlyVerilator()
+
+
 def _build_dir(verilog_text: str, simulator: str, root: Path) -> Path:
     key = hashlib.sha256((simulator + verilog_text).encode()).hexdigest()[:16]
     return root / f"{simulator}-{key}"
@@ -113,14 +140,21 @@ def _build_dir(verilog_text: str, simulator: str, root: Path) -> Path:
 
 def simulate(job: Job, simulator: str = "icarus", build_root: str | Path | None = None,
              waves: bool = False, dump: str | Path | None = None) -> dict:
-    """Run ``job`` on the core's Verilog in ``simulator``; returns the report dict
-    (``bitexact``, ``mismatches``, ``first_mismatch``, ``cycles_per_step``,
-    ``sim_cycles_per_second``, ...). Builds are cached under ``build_root`` (default
-    ``build/sim``); ``waves`` writes an FST (Verilator) or VCD (Icarus) file."""
-    from cocotb_tools.runner import get_runner
-
+    """Run ``job`` on the core in ``simulator`` — the generated Verilog on Icarus or
+    Verilator through cocotb, or the Amaranth design in Amaranth's simulator — and return
+    the report of :func:`~rtrledit.sim.execute.execute` (``bitexact``, ``mismatches``,
+    ``first_mismatch``, ``cycles_per_step``, ``sim_cycles_per_second``, ...). Verilog
+    builds are cached under ``build_root`` (default ``build/sim``); ``waves`` writes an
+    FST (Verilator) or VCD (Icarus) file there; ``dump`` saves the design's outputs and
+    final state (.npz)."""
     if simulator not in SIMULATORS:
-        raise ValueError(f"unknown simulator {simulator!r}; choose {' or '.join(SIMULATORS)}")
+        raise ValueError(f"unknown simulator {simulator!r}; choose {', '.join(SIMULATORS)}")
+    if simulator == "amaranth":
+        from .amaranth_tb import simulate_amaranth
+        report, data = simulate_amaranth(job)
+        if dump:
+            np.savez(dump, **data)
+        return report
     text = core_verilog(job.cfg, job.lanes)
     if simulator == "icarus":
         text = for_icarus(text)
@@ -135,10 +169,10 @@ def simulate(job: Job, simulator: str = "icarus", build_root: str | Path | None 
     os.environ.clear()
     os.environ.update(env)
     try:
-        runner = get_runner(simulator)
-        args = ["-Wno-fatal", "-O2"] if simulator == "verilator" else []
+        runner = _runner(simulator)
+        args = VERILATOR_ARGS if simulator == "verilator" else []
         runner.build(sources=[src], hdl_toplevel=TOP, build_dir=bdir, timescale=("1ns", "1ps"),
-                     build_args=args, waves=waves, always=False)
+                     build_args=args, waves=waves, always=False, log_file=bdir / "build.log")
         with tempfile.TemporaryDirectory() as tmp:
             jpath, rpath = Path(tmp) / "job.npz", Path(tmp) / "report.json"
             job.save(jpath)
@@ -146,10 +180,11 @@ def simulate(job: Job, simulator: str = "icarus", build_root: str | Path | None 
             if dump:
                 extra["RTRLEDIT_DUMP"] = str(Path(dump).resolve())
             runner.test(hdl_toplevel=TOP, test_module="rtrledit.sim.cocotb_core",
-                        build_dir=bdir, test_dir=bdir, extra_env=extra, waves=waves)
+                        build_dir=bdir, test_dir=bdir, extra_env=extra, waves=waves,
+                        log_file=bdir / "test.log")
             if not rpath.exists():
                 raise RuntimeError(f"the {simulator} run ended without a report; "
-                                   f"see {bdir / 'results.xml'}")
+                                   f"see {bdir / 'test.log'}")
             return json.loads(rpath.read_text())
     finally:
         os.environ.clear()

@@ -54,6 +54,8 @@ class Scoreboard:
 
     def __init__(self, cfg: Config, theta, V, c) -> None:
         self.model = FixedRTRL(cfg, theta, V, c)
+        FixedRTRL(cfg, theta, V, c).run(np.zeros((1, cfg.m), np.int64),
+                                        np.zeros((1, cfg.p), np.int64))  # compile/load now
         self.mismatches: list[Mismatch] = []
         self.pending: deque[tuple[int, np.ndarray, int]] = deque()
         self.step = 0

@@ -1,8 +1,9 @@
 """A cocotb 2.x testbench for the learning core's generated Verilog.
 
 :class:`CoreTB` owns the clock, the reset, the register-bus driver and the two stream
-drivers (samples in, results out) of a ``rtrl_core`` instance, and talks to a
-:class:`~rtrledit.sim.scoreboard.Scoreboard`. It waits on handshakes (signal edges),
+drivers (samples in, results out) of a ``rtrl_core`` instance; named register and window
+access comes from :class:`~rtrledit.sim.access.CoreAccess`, and
+:func:`~rtrledit.sim.execute.execute` runs a job on it against the scoreboard. It waits on handshakes (signal edges),
 not on every clock edge, so the simulator runs freely while a step computes.
 
 All inputs are driven just after falling clock edges, so the design samples them at the
@@ -11,23 +12,21 @@ next rising edge, and outputs are read there too, half a cycle after they settle
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import cocotb
-import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
-from ..hdl.regmap import CTRL, register_map
-from ..model.config import SAT_NAMES, Config
-from .codec import Codec, to_signed
+from ..model.config import Config
+from .access import CoreAccess
 
 __all__ = ["CoreTB"]
 
 
-class CoreTB:
-    """Drive and observe one core.
+class CoreTB(CoreAccess):
+    """Drive and observe one core (cocotb).
 
     Parameters
     ----------
@@ -40,9 +39,8 @@ class CoreTB:
     """
 
     def __init__(self, dut, cfg: Config, lanes: int, period_ns: int = 10) -> None:
-        self.dut, self.cfg, self.period = dut, cfg, period_ns
-        self.regmap = register_map(cfg, lanes)
-        self.codec = Codec(cfg)
+        super().__init__(cfg, lanes)
+        self.dut, self.period = dut, period_ns
 
     # ---------------------------------------------------------------- clock and reset
     async def start(self) -> None:
@@ -78,68 +76,7 @@ class CoreTB:
         await self._access(addr, True, value)
 
     async def read(self, addr: int) -> int:
-        """An unsigned 32-bit register value."""
         return await self._access(addr, False)
-
-    async def reg(self, name: str) -> int:
-        return await self.read(self.regmap[name].addr)
-
-    async def set_reg(self, name: str, value: int) -> None:
-        await self.write(self.regmap[name].addr, value)
-
-    async def write_window(self, name: str, values: Sequence[int]) -> None:
-        base = self.regmap[name].base
-        for i, v in enumerate(values):
-            await self.write(base + i, int(v))
-
-    async def read_window(self, name: str, count: int | None = None,
-                          indices: Sequence[int] | None = None) -> list[int]:
-        """Signed words of a window (all of it, or ``indices``)."""
-        w = self.regmap[name]
-        idx = range(count if count is not None else w.size) if indices is None else indices
-        return [to_signed(await self.read(w.base + i), 32) for i in idx]
-
-    async def set_mode(self, learn: bool, track: bool) -> None:
-        await self.set_reg("CTRL", (learn << CTRL["LEARN"][0]) | (track << CTRL["TRACK"][0]))
-
-    # ---------------------------------------------------------------- parameters and state
-    async def load_params(self, theta, V, c) -> None:
-        n = self.cfg.n
-        theta = np.asarray(theta)
-        await self.write_window("W", theta[:, :n].ravel())
-        await self.write_window("U", theta[:, n:].ravel())
-        await self.write_window("V", np.asarray(V).ravel())
-        await self.write_window("C", np.asarray(c).ravel())
-
-    async def read_params(self) -> dict[str, np.ndarray]:
-        cfg = self.cfg
-        n, m, p = cfg.n, cfg.m, cfg.p
-        W = np.array(await self.read_window("W")).reshape(n, n)
-        U = np.array(await self.read_window("U")).reshape(n, m + 1)
-        return {"theta": np.concatenate([W, U], axis=1),
-                "V": np.array(await self.read_window("V")).reshape(p, n),
-                "c": np.array(await self.read_window("C"))}
-
-    def s_addresses(self) -> list[int]:
-        """Window indices of S, in the model's (row-major) order of S."""
-        cfg = self.cfg
-        nq = cfg.n * cfg.q
-        if cfg.approx == "snap1":
-            return list(range(nq))
-        cbits = max(1, (nq - 1).bit_length())
-        return [(k << cbits) + col for k in range(cfg.n) for col in range(nq)]
-
-    async def read_state(self) -> dict:
-        """Everything the scoreboard can compare at the end of a run."""
-        cfg = self.cfg
-        st = await self.read_params()
-        st["h"] = np.array(await self.read_window("H"))
-        st["S"] = np.array(await self.read_window("S", indices=self.s_addresses())
-                           ).reshape(cfg.s_shape)
-        st["sat"] = {name: await self.reg(f"SAT_{name.upper()}") for name in SAT_NAMES}
-        st["lfsr"] = await self.reg("LFSR")
-        st["steps"] = await self.reg("STEPS")
-        return st
 
     # ---------------------------------------------------------------- streams
     async def run_stream(self, xs, ds, on_accept: Callable[[int], None],

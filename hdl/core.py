@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..model.config import SAT_NAMES, Config
 from .forward import SAT_INDEX, ForwardUnit
-from .regmap import ADDR_WIDTH, CTRL, ID_MAGIC, STATUS, register_map
+from .regmap import ADDR_WIDTH, CTRL, ID_MAGIC, register_map, s_index_bits, window_bits
 from .snap1 import Snap1Engine
 from .sweep import SweepEngine
 from .update import UpdateUnit
@@ -58,9 +58,9 @@ class Core(wiring.Component):
     register bus (:func:`~rtrledit.hdl.regmap.register_map` describes it).
 
     Cycles per step (:meth:`cycles_per_step`): the forward pass q + n·q + 2·n·p + 17;
-    plus the sweep when tracking (``engine.cycles``: n²·⌈n·q/L⌉ + q + L + 9 for exact RTRL
-    with n ≥ 3, n·q + 5 for SnAp-1); plus the update n·q + n·p + p + 2 when learning; plus
-    the hand-over between the stages and the result handshake.
+    plus the sweep when tracking (``engine.cycles``: n²·⌈n·q/L⌉ + max(q, 4) + L + 9 for
+    exact RTRL with n ≥ 3 and L ≤ n², n·q + 5 for SnAp-1); plus the update
+    n·q + n·p + p + 2 when learning.
 
     Register-bus accesses are served at any time for registers; windows (parameters,
     h, S) only between steps: a sample waiting while the host accesses the bus is taken
@@ -192,7 +192,7 @@ class Core(wiring.Component):
 
         def hit(w):
             """(in the window, index) for the bus address."""
-            bits_ = max(1, (w.size - 1).bit_length())
+            bits_ = window_bits(w.size)
             index = bus.addr[:bits_]
             inside = (bus.addr[bits_:] == (w.base >> bits_)) & (index < w.size)
             return inside, index
@@ -200,11 +200,9 @@ class Core(wiring.Component):
         hits = {name: hit(w) for name, w in win.items()}
         if cfg.approx == "exact":
             # S window: index k·2^cbits + c, so k and c are bit fields of the address
-            cbits = max(1, (n * q - 1).bit_length())
-            kbits = max(1, (n - 1).bit_length())
+            kbits, cbits = s_index_bits(cfg)
             s_k, s_c = bus.addr[cbits:cbits + kbits], bus.addr[:cbits]
-            s_in = (s_k < n) & (s_c < n * q) & \
-                ((bus.addr >> (cbits + kbits)) == (win["S"].base >> (cbits + kbits)))
+            s_in = hits["S"][0] & (s_k < n) & (s_c < n * q)
             hits["S"] = (s_in, s_c)
         else:
             s_k, s_c = Const(0, 1), hits["S"][1]
@@ -337,6 +335,12 @@ class Core(wiring.Component):
         # S: host writes, or zeros during a reset
         self._s_reset(md, in_reset, reset_cnt, s_k, s_c, host_w & hits["S"][0], bus.w_data)
         return md
+
+    def cycles_per_step(self, learn: bool = True, track: bool = True) -> int:
+        """Clock cycles from accepting a sample to offering its result (the result
+        handshake and the next acceptance add one cycle each when the host is waiting)."""
+        sweep = self.engine.cycles if (learn or track) else 0
+        return self.forward.cycles + sweep + (self.update.cycles if learn else 0)
 
     # ---------------------------------------------------------------- helpers
     def _s_words(self) -> int:

@@ -72,6 +72,8 @@ class ForwardUnit(wiring.Component):
         fm, n, m, p, q = cfg.formats, cfg.n, cfg.m, cfg.p, cfg.q
         acc = max(cfg.acc_widths[k] for k in ("a", "y", "chat"))
         self.acc_width = acc
+        #: cycles from ``start`` to ``done``
+        self.cycles = q + n * q + 2 * n * p + 17
         super().__init__({
             "start": In(1), "busy": Out(1), "done": Out(1),
             "x": In(data.ArrayLayout(signed(fm.X.w), m)),

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..model.config import SAT_NAMES, Config
 
-__all__ = ["Register", "Window", "RegisterMap", "register_map", "ID_MAGIC", "ADDR_WIDTH",
+__all__ = ["Register", "Window", "RegisterMap", "register_map", "window_bits", "s_index_bits", "ID_MAGIC", "ADDR_WIDTH",
            "CTRL", "STATUS"]
 
 ID_MAGIC = 0x5254524C  # "RTRL"
@@ -99,9 +99,20 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def window_bits(size: int) -> int:
+    """Index bits of a window of ``size`` words (at least 1); windows are aligned to
+    2**window_bits, so the index is the low bits of the address."""
+    return max(1, (size - 1).bit_length())
+
+
+def s_index_bits(cfg: Config) -> tuple[int, int]:
+    """(kbits, cbits): the exact-RTRL S window index is k·2^cbits + c, c = i·q + j."""
+    return window_bits(cfg.n), window_bits(cfg.n * cfg.q)
+
+
 def _align(x: int, size: int) -> int:
-    """The first multiple of the power of two >= size at or after x."""
-    a = 1 << max(0, (size - 1).bit_length())
+    """The first multiple of 2**window_bits(size) at or after x."""
+    a = 1 << window_bits(size)
     return -(-x // a) * a
 
 
@@ -131,8 +142,10 @@ def register_map(cfg: Config, lanes: int) -> RegisterMap:
              for i, name in enumerate(SAT_NAMES)]
     n, m, p, q = cfg.n, cfg.m, cfg.p, cfg.q
     if cfg.approx == "exact":
-        cbits = max(1, (n * q - 1).bit_length())
-        s_size, s_doc = n << cbits, f"S[k, i, j] at k·2^{cbits} + i·q + j (i·q + j < n·q)"
+        kbits, cbits = s_index_bits(cfg)
+        s_size = 1 << (kbits + cbits)
+        s_doc = (f"S[k, i, j] at k·2^{cbits} + i·q + j (k < n and i·q + j < n·q; "
+                 "other indices are unmapped)")
     else:
         s_size, s_doc = n * q, "s[i, j] (= S[i, i, j]) at i·q + j"
     specs = [("W", n * n, fm.P, "rw", "W[k, l] = Θ[k, l] (l < n) at k·n + l"),

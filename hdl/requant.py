@@ -243,6 +243,9 @@ class VariableRequantiser(wiring.Component):
             m.d.comb += q.eq(Mux(s > 0, right, self.i << ls))
         else:
             m.d.comb += q.eq(Mux(s > 0, right, self.i) if smax > 0 else self.i)
+        if q.shape().width <= w:                     # always in range (sign-extended)
+            m.d.comb += [self.o.eq(q), self.clipped.eq(0)]
+            return m
         lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
         below, above = q < lo, q > hi
         m.d.comb += self.clipped.eq(below | above)

@@ -54,6 +54,8 @@ class UpdateUnit(wiring.Component):
         self.cfg = cfg
         fm, n, p, q = cfg.formats, cfg.n, cfg.p, cfg.q
         self.g_width = cfg.acc_widths["g"]
+        #: cycles from ``start`` to ``done``
+        self.cycles = n * q + p * n + p + 2
         super().__init__({
             "start": In(1), "busy": Out(1), "done": Out(1),
             "eta": In(unsigned(ETA_WIDTH), init=cfg.eta),

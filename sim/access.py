@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..hdl.regmap import CTRL, register_map
+from ..hdl.regmap import CTRL, register_map, s_index_bits
 from ..model.config import SAT_NAMES, Config
 from .codec import Codec, to_signed
 
@@ -78,7 +78,7 @@ class CoreAccess:
         nq = cfg.n * cfg.q
         if cfg.approx == "snap1":
             return list(range(nq))
-        cbits = max(1, (nq - 1).bit_length())
+        _, cbits = s_index_bits(cfg)
         return [(k << cbits) + col for k in range(cfg.n) for col in range(nq)]
 
     async def read_state(self) -> dict:

@@ -10,7 +10,8 @@ from rtrledit.model.requant import ROUNDING_CODE, rq
 
 @pytest.mark.parametrize("mode", ["floor", "half_up", "half_even", "stochastic"])
 @pytest.mark.parametrize("in_width,base,out_width,wrap", [(20, 6, 10, False), (16, -3, 12, True),
-                                                          (24, 0, 8, False)])
+                                                          (24, 0, 8, False), (11, 0, 13, True),
+                                                          (11, 0, 13, False)])
 def test_variable_requantiser_matches_rq(mode, in_width, base, out_width, wrap):
     dut = VariableRequantiser(in_width, base, 4, out_width, mode, wrap)
     rng = np.random.default_rng(in_width + base)

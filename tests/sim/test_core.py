@@ -1,0 +1,40 @@
+"""The whole core against the integer model, word for word: Amaranth's simulator and the
+generated Verilog on Icarus Verilog and Verilator (through cocotb)."""
+
+import pytest
+
+from rtrledit.hdl.core import Core
+from rtrledit.sim.amaranth_tb import simulate_amaranth
+from rtrledit.sim.runner import simulate
+
+from .jobs import random_job
+
+def check(job, report, seed):
+    assert report["bitexact"], report["mismatch_list"]
+    assert report["results"] == report["steps"] == len(job.xs)   # one result per sample
+    core = Core(job.cfg, job.lanes)
+    for seg in job.segments:
+        kind = "learn" if seg.learn else "track" if seg.track else "infer"
+        assert report["cycles_per_step"][kind] == core.cycles_per_step(seg.learn, seg.track)
+    if seed % 3 == 0:          # the jobs with large values: saturation must be exercised
+        assert sum(report["saturation"].values()) > 0
+
+
+@pytest.mark.parametrize("seed", range(100, 106))
+def test_core_in_amaranth_simulator(seed):
+    job = random_job(seed, max_cycles=4_000)
+    report, _ = simulate_amaranth(job)
+    check(job, report, seed)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_core_verilog_on_icarus(seed, tmp_path_factory):
+    job = random_job(seed, max_cycles=60_000)
+    check(job, simulate(job, "icarus", build_root=tmp_path_factory.getbasetemp() / "sim"), seed)
+
+
+@pytest.mark.parametrize("seed", range(20, 40))
+def test_core_verilog_on_verilator(seed, tmp_path_factory):
+    job = random_job(seed, max_cycles=400_000)
+    check(job, simulate(job, "verilator", build_root=tmp_path_factory.getbasetemp() / "sim"),
+          seed)

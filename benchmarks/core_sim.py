@@ -17,7 +17,7 @@ import tempfile
 
 import numpy as np
 
-from rtrledit.hdl.core import Core
+from rtrledit.hdl.core import cycles_per_step
 from rtrledit.model import Config, FixedRTRL, init_params
 from rtrledit.model.tasks import sine
 from rtrledit.sim.job import Job, Segment
@@ -44,7 +44,7 @@ def cycles_table(build: str) -> str:
         rep = simulate(job_for(cfg, L, 3, 2), "verilator", build_root=build)
         c = rep["cycles_per_step"]
         ideal = n * n * n * cfg.q / L
-        assert c["learn"] == Core(cfg, L).cycles_per_step()
+        assert c["learn"] == cycles_per_step(cfg, L)
         rows.append(f"| {approx} | {n} | {L} | {c['learn']:,.0f} | {c['infer']:,.0f} | "
                     f"{ideal:,.0f} | {c['learn'] / ideal:.3f} | {rep['bitexact']} |")
     return "\n".join(rows)

@@ -11,13 +11,13 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..model.config import SAT_NAMES, Config
-from .forward import SAT_INDEX, ForwardUnit
+from .forward import SAT_INDEX, ForwardUnit, forward_cycles
 from .regmap import ADDR_WIDTH, CTRL, ID_MAGIC, register_map, s_index_bits, window_bits
-from .snap1 import Snap1Engine
-from .sweep import SweepEngine
-from .update import UpdateUnit
+from .snap1 import Snap1Engine, snap1_cycles
+from .sweep import SweepEngine, schedule
+from .update import UpdateUnit, update_cycles
 
-__all__ = ["Core", "BusSignature", "sample_layout", "result_layout"]
+__all__ = ["Core", "cycles_per_step", "BusSignature", "sample_layout", "result_layout"]
 
 #: The register bus, from the host's side: a strobe starts an access; ``ack`` answers it
 #: exactly one cycle later (reads: ``r_data`` valid with ``ack``). One access at a time.
@@ -39,6 +39,15 @@ def result_layout(cfg: Config) -> data.StructLayout:
     (bit i set when counter SAT_NAMES[i] grew during the step)."""
     return data.StructLayout({"y": data.ArrayLayout(signed(cfg.formats.Y.w), cfg.p),
                               "flags": unsigned(len(SAT_NAMES))})
+
+
+def cycles_per_step(cfg: Config, lanes: int, learn: bool = True, track: bool = True) -> int:
+    """Clock cycles from accepting a sample to offering its result: the forward pass, the
+    sweep when tracking or learning, the update when learning. (The result handshake and
+    the next acceptance add one cycle each when samples and results are always ready.)"""
+    engine = schedule(cfg, lanes)["cycles"] if cfg.approx == "exact" else snap1_cycles(cfg)
+    return (forward_cycles(cfg) + (engine if (learn or track) else 0)
+            + (update_cycles(cfg) if learn else 0))
 
 
 class Core(wiring.Component):
@@ -337,10 +346,8 @@ class Core(wiring.Component):
         return md
 
     def cycles_per_step(self, learn: bool = True, track: bool = True) -> int:
-        """Clock cycles from accepting a sample to offering its result (the result
-        handshake and the next acceptance add one cycle each when the host is waiting)."""
-        sweep = self.engine.cycles if (learn or track) else 0
-        return self.forward.cycles + sweep + (self.update.cycles if learn else 0)
+        """See :func:`cycles_per_step`."""
+        return cycles_per_step(self.cfg, self.lanes, learn, track)
 
     # ---------------------------------------------------------------- helpers
     def _s_words(self) -> int:

@@ -14,7 +14,7 @@ from ..model.config import SAT_NAMES, Config
 from ..model.fixed import tanh_table
 from .requant import Requantiser
 
-__all__ = ["ForwardUnit", "bits", "SAT_INDEX"]
+__all__ = ["ForwardUnit", "forward_cycles", "bits", "SAT_INDEX"]
 
 SAT_INDEX = {name: i for i, name in enumerate(SAT_NAMES)}
 
@@ -22,6 +22,12 @@ SAT_INDEX = {name: i for i, name in enumerate(SAT_NAMES)}
 def bits(count: int) -> unsigned:
     """Unsigned shape for indices 0..count-1 (at least one bit)."""
     return unsigned(max(1, (count - 1).bit_length()))
+
+
+def forward_cycles(cfg: Config) -> int:
+    """Cycles from ``start`` to ``done`` of :class:`ForwardUnit`."""
+    n, p, q = cfg.n, cfg.p, cfg.q
+    return q + n * q + 2 * n * p + 17
 
 
 class ForwardUnit(wiring.Component):
@@ -73,7 +79,7 @@ class ForwardUnit(wiring.Component):
         acc = max(cfg.acc_widths[k] for k in ("a", "y", "chat"))
         self.acc_width = acc
         #: cycles from ``start`` to ``done``
-        self.cycles = q + n * q + 2 * n * p + 17
+        self.cycles = forward_cycles(cfg)
         super().__init__({
             "start": In(1), "busy": Out(1), "done": Out(1),
             "x": In(data.ArrayLayout(signed(fm.X.w), m)),

@@ -30,6 +30,19 @@ def _check_int(name: str, value: object, minimum: int | None = None) -> int:
     return value
 
 
+def _fit(m: Module, q, w: int, wrap: bool, o, clipped) -> None:
+    """Drive ``o`` with ``q`` fitted into ``w`` signed bits (saturated, or wrapped when
+    ``wrap``) and ``clipped`` with whether it was out of range. A ``q`` that always fits
+    is sign-extended and never clipped (no logic)."""
+    if q.shape().width <= w:
+        m.d.comb += [o.eq(q), clipped.eq(0)]
+        return
+    lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
+    below, above = q < lo, q > hi
+    m.d.comb += clipped.eq(below | above)
+    m.d.comb += o.eq(q[:w] if wrap else Mux(below, lo, Mux(above, hi, q[:w])))
+
+
 class Requantiser(wiring.Component):
     """Shift right with rounding, then saturate (or wrap) into ``out_width`` signed bits.
 
@@ -159,20 +172,7 @@ class Requantiser(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        q = self._rounded()
-        w = self.out_width
-        lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
-        if q.shape().width <= w:
-            # always in range
-            m.d.comb += [self.o.eq(q), self.clipped.eq(0)]
-            return m
-        below = q < lo
-        above = q > hi
-        m.d.comb += self.clipped.eq(below | above)
-        if self.wrap:
-            m.d.comb += self.o.eq(q[:w])
-        else:
-            m.d.comb += self.o.eq(Mux(below, lo, Mux(above, hi, q[:w])))
+        _fit(m, self._rounded(), self.out_width, self.wrap, self.o, self.clipped)
         return m
 
 
@@ -243,14 +243,5 @@ class VariableRequantiser(wiring.Component):
             m.d.comb += q.eq(Mux(s > 0, right, self.i << ls))
         else:
             m.d.comb += q.eq(Mux(s > 0, right, self.i) if smax > 0 else self.i)
-        if q.shape().width <= w:                     # always in range (sign-extended)
-            m.d.comb += [self.o.eq(q), self.clipped.eq(0)]
-            return m
-        lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
-        below, above = q < lo, q > hi
-        m.d.comb += self.clipped.eq(below | above)
-        if self.wrap:
-            m.d.comb += self.o.eq(q[:w])
-        else:
-            m.d.comb += self.o.eq(Mux(below, lo, Mux(above, hi, q[:w])))
+        _fit(m, q, w, self.wrap, self.o, self.clipped)
         return m

@@ -13,9 +13,14 @@ from amaranth.lib.wiring import In, Out
 from ..model.config import Config
 from .forward import bits
 from .requant import Requantiser
-from .sweep import SAT_COUNTER_WIDTH
+from .sweep import SAT_COUNTER_WIDTH, engine_signature
 
-__all__ = ["Snap1Engine"]
+__all__ = ["Snap1Engine", "snap1_cycles"]
+
+
+def snap1_cycles(cfg: Config) -> int:
+    """Cycles from ``start`` to ``done`` of :class:`Snap1Engine`."""
+    return cfg.n * cfg.q + 5
 
 
 class Snap1Engine(wiring.Component):
@@ -47,18 +52,8 @@ class Snap1Engine(wiring.Component):
         self.cfg = cfg
         fm, n, q = cfg.formats, cfg.n, cfg.q
         self.g_width = cfg.acc_widths["g"]
-        self.cycles = n * q + 5
-        super().__init__({
-            "start": In(1), "busy": Out(1), "done": Out(1),
-            "w_addr": Out(bits(n * n)), "w_data": In(signed(fm.P.w)),
-            "dphi_addr": Out(bits(n)), "dphi_data": In(signed(fm.F.w)),
-            "chat_addr": Out(bits(n)), "chat_data": In(signed(fm.C.w)),
-            "z_addr": Out(bits(q)), "z_data": In(signed(fm.H.w)),
-            "g_en": Out(1), "g_addr": Out(bits(n * q)), "g_data": Out(signed(self.g_width)),
-            "s_k": In(bits(n)), "s_c": In(bits(n * q)), "s_rdata": Out(signed(fm.S.w)),
-            "s_wdata": In(signed(fm.S.w)), "s_we": In(1),
-            "sat_s": Out(SAT_COUNTER_WIDTH), "sat_clear": In(1),
-        })
+        self.cycles = snap1_cycles(cfg)
+        super().__init__(engine_signature(cfg))
 
     def elaborate(self, platform) -> Module:
         cfg, fm = self.cfg, self.cfg.formats

@@ -16,7 +16,7 @@ from ..model.config import Config
 from .pe import PE
 from .requant import Requantiser
 
-__all__ = ["SweepEngine", "MULTIPLIER_WIDTH", "SAT_COUNTER_WIDTH", "schedule"]
+__all__ = ["SweepEngine", "engine_signature", "MULTIPLIER_WIDTH", "SAT_COUNTER_WIDTH", "schedule"]
 
 #: Signed multiplier operand width per target (iCE40 SB_MAC16 16×16, ECP5 MULT18X18D 18×18).
 MULTIPLIER_WIDTH = {"ice40": 16, "ecp5": 18}
@@ -68,6 +68,23 @@ def schedule(cfg: Config, lanes: int) -> dict[str, int]:
     cycles = X0 + last + 1 + _TAIL + L
     return dict(T=T, rowlen=rowlen, krows=krows, R=R, X0=X0, cycles=cycles,
                 drain=_TAIL - 1 + L)
+
+
+def engine_signature(cfg: Config) -> wiring.Signature:
+    """The ports of a step-7 engine (this one and :class:`~rtrledit.hdl.snap1.Snap1Engine`),
+    so the core drives either the same way; see :class:`SweepEngine` for their meaning."""
+    fm, n, q = cfg.formats, cfg.n, cfg.q
+    return wiring.Signature({
+        "start": In(1), "busy": Out(1), "done": Out(1),
+        "w_addr": Out(_bits(n * n)), "w_data": In(signed(fm.P.w)),
+        "dphi_addr": Out(_bits(n)), "dphi_data": In(signed(fm.F.w)),
+        "chat_addr": Out(_bits(n)), "chat_data": In(signed(fm.C.w)),
+        "z_addr": Out(_bits(q)), "z_data": In(signed(fm.H.w)),
+        "g_en": Out(1), "g_addr": Out(_bits(n * q)), "g_data": Out(signed(cfg.acc_widths["g"])),
+        "s_k": In(_bits(n)), "s_c": In(_bits(n * q)), "s_rdata": Out(signed(fm.S.w)),
+        "s_wdata": In(signed(fm.S.w)), "s_we": In(1),
+        "sat_s": Out(SAT_COUNTER_WIDTH), "sat_clear": In(1),
+    })
 
 
 class SweepEngine(wiring.Component):
@@ -194,17 +211,7 @@ class SweepEngine(wiring.Component):
             "ld": 1, "ldbase": _bits(self.bank_depth + n), "ldhalf": 1,
             "zwe": 1, "zaddr": _bits(q), "zval": signed(fm.H.w),
         })
-        super().__init__({
-            "start": In(1), "busy": Out(1), "done": Out(1),
-            "w_addr": Out(_bits(n * n)), "w_data": In(signed(fm.P.w)),
-            "dphi_addr": Out(_bits(n)), "dphi_data": In(signed(fm.F.w)),
-            "chat_addr": Out(_bits(n)), "chat_data": In(signed(fm.C.w)),
-            "z_addr": Out(_bits(q)), "z_data": In(signed(fm.H.w)),
-            "g_en": Out(1), "g_addr": Out(_bits(nq)), "g_data": Out(signed(self.g_width)),
-            "s_k": In(_bits(n)), "s_c": In(_bits(nq)), "s_rdata": Out(signed(fm.S.w)),
-            "s_wdata": In(signed(fm.S.w)), "s_we": In(1),
-            "sat_s": Out(SAT_COUNTER_WIDTH), "sat_clear": In(1),
-        })
+        super().__init__(engine_signature(cfg))
 
     # ------------------------------------------------------------------ elaboration
     def elaborate(self, platform):

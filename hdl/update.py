@@ -11,10 +11,16 @@ from .forward import bits
 from .lfsr import LFSR, lfsr_step
 from .requant import Requantiser, VariableRequantiser
 
-__all__ = ["UpdateUnit", "ETA_WIDTH"]
+__all__ = ["UpdateUnit", "update_cycles", "ETA_WIDTH"]
 
 #: Width of the learning-rate shift ports (0..31).
 ETA_WIDTH = 5
+
+
+def update_cycles(cfg: Config) -> int:
+    """Cycles from ``start`` to ``done`` of :class:`UpdateUnit`."""
+    n, p, q = cfg.n, cfg.p, cfg.q
+    return n * q + p * n + p + 2
 
 
 class UpdateUnit(wiring.Component):
@@ -55,7 +61,7 @@ class UpdateUnit(wiring.Component):
         fm, n, p, q = cfg.formats, cfg.n, cfg.p, cfg.q
         self.g_width = cfg.acc_widths["g"]
         #: cycles from ``start`` to ``done``
-        self.cycles = n * q + p * n + p + 2
+        self.cycles = update_cycles(cfg)
         super().__init__({
             "start": In(1), "busy": Out(1), "done": Out(1),
             "eta": In(unsigned(ETA_WIDTH), init=cfg.eta),

@@ -23,7 +23,7 @@ from typing import Any
 import tomli_w
 
 __all__ = [
-    "QFormat", "Formats", "Config", "ROUNDINGS", "ACTIVATIONS", "APPROXIMATIONS",
+    "QFormat", "Formats", "Config", "load_table", "ROUNDINGS", "ACTIVATIONS", "APPROXIMATIONS",
     "OVERFLOWS", "SAT_NAMES", "FORMAT_LETTERS", "MAX_ACC_BITS",
 ]
 
@@ -321,13 +321,18 @@ class Config:
     @classmethod
     def load(cls, path: str | Path) -> "Config":
         """Read a TOML or JSON file written by :meth:`save` (or by hand)."""
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise ValueError(f"cannot read config file {path}: {e.strerror}") from None
-        try:
-            d = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"config file {path}: not valid {path.suffix[1:] or 'JSON'}: {e}") from None
-        return cls.from_dict(d)
+        return cls.from_dict(load_table(path, "config"))
+
+
+def load_table(path: str | Path, what: str) -> Any:
+    """The contents of a TOML (``.toml``) or JSON (anything else) file; ValueError naming
+    ``what`` and the file when it cannot be read or parsed."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ValueError(f"cannot read {what} file {path}: {e.strerror}") from None
+    try:
+        return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{what} file {path}: not valid {path.suffix[1:] or 'JSON'}: {e}") from None

@@ -33,14 +33,14 @@ import json
 import math
 import os
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from .config import APPROXIMATIONS, FORMAT_LETTERS, ROUNDINGS, SAT_NAMES, Config, QFormat
+from .config import (APPROXIMATIONS, FORMAT_LETTERS, ROUNDINGS, SAT_NAMES, Config, QFormat,
+                     load_table)
 from .fixed import FixedRTRL
 from .reference import FloatRTRL, init_params
 from .requant import dequantise
@@ -226,14 +226,7 @@ def load_grid(path: str | Path | None) -> Grid:
     if path is None:
         return Grid.from_dict({})
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ValueError(f"cannot read grid file {path}: {e.strerror}") from None
-    try:
-        d = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"grid file {path}: not valid {path.suffix[1:] or 'JSON'}: {e}") from None
+    d = load_table(path, "grid")
     if not isinstance(d, dict):
         raise ValueError(f"grid file {path}: must hold a table/object")
     return Grid.from_dict(d)

@@ -18,6 +18,8 @@ COMMANDS = {
     "train": ("rtrledit.train", "train the float and/or bit-exact integer model on a task"),
     "sweep": ("rtrledit.sweep", "bit-width sweep of the integer model (local or Dask cluster)"),
     "profile": ("rtrledit.profile", "profile value ranges, propose number formats, check they learn"),
+    "build": ("rtrledit.build", "build a bitstream for a board and report resources and Fmax"),
+    "program": ("rtrledit.program", "program a connected board with a built bitstream"),
     "generate": ("rtrledit.generate", "write the learning core's Verilog, register map and config"),
     "simulate": ("rtrledit.simulate", "run a task on the simulated core against the integer model"),
 }

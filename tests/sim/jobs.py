@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rtrledit.hdl.core import Core
+from rtrledit.hdl.core import cycles_per_step
 from rtrledit.model import Config, FixedRTRL, Formats, QFormat, init_params
 from rtrledit.model.config import ROUNDINGS
 from rtrledit.model.tasks import get_task
@@ -48,7 +48,7 @@ def random_job(seed: int, max_cycles: int) -> Job:
     cfg = random_config(rng)
     lanes = random_lanes(rng, cfg)
     fm = cfg.formats
-    cps = Core(cfg, lanes).cycles_per_step()
+    cps = cycles_per_step(cfg, lanes)
     T = int(np.clip(max_cycles // cps, 4, 60))
     big = seed % 3 == 0                       # large values: saturation everywhere
 

@@ -20,7 +20,7 @@ ETA_WIDTH = 5
 def update_cycles(cfg: Config) -> int:
     """Cycles from ``start`` to ``done`` of :class:`UpdateUnit`."""
     n, p, q = cfg.n, cfg.p, cfg.q
-    return n * q + p * n + p + 2
+    return n * q + p * n + p + 4
 
 
 class UpdateUnit(wiring.Component):
@@ -29,10 +29,11 @@ class UpdateUnit(wiring.Component):
 
     One element per cycle in the order of §3.1 — Θ row-major, then V row-major, then c —
     and the stochastic-rounding LFSR advanced once per element, so the bits equal the
-    model's. Each element is read in one cycle (synchronous read ports) and written back
-    in the next.
+    model's. A four-stage pipeline: addresses; read data (and e·h on the multiplier);
+    requantise; subtract, saturate and write back. No element is read after another is
+    written that it depends on, so there are no hazards.
 
-    Latency: n·q + p·n + p + 2 cycles from ``start`` to ``done``.
+    Latency: n·q + p·n + p + 4 cycles from ``start`` to ``done``.
     Resources: one w_Y × w_H multiplier (e·h), three run-time-shift requantisers, two
     saturating subtractors, the 32-bit LFSR.
 
@@ -120,7 +121,8 @@ class UpdateUnit(wiring.Component):
         v1, ph1, isw1 = Signal(), Signal(2), Signal()
         idx1, row1 = Signal.like(idx), Signal.like(row)
         wa1, ua1 = Signal.like(wa), Signal.like(ua)
-        md.d.comb += self.busy.eq(active | v1)
+        v2, v3 = Signal(), Signal()
+        md.d.comb += self.busy.eq(active | v1 | v2 | v3)
         with md.If(self.start & ~self.busy):
             md.d.sync += [active.eq(1), phase.eq(PT), idx.eq(0), row.eq(0), col.eq(0),
                           wa.eq(0), ua.eq(0)]
@@ -140,29 +142,61 @@ class UpdateUnit(wiring.Component):
                 with md.If(phase == PC):
                     md.d.sync += active.eq(0)
         md.d.sync += [v1.eq(active), ph1.eq(phase), idx1.eq(idx), row1.eq(row),
-                      isw1.eq(col < n), wa1.eq(wa), ua1.eq(ua), self.done.eq(v1 & ~active)]
+                      isw1.eq(col < n), wa1.eq(wa), ua1.eq(ua)]
         md.d.comb += [self.w_addr.eq(wa), self.u_addr.eq(ua), self.g_addr.eq(idx),
                       self.v_addr.eq(idx),
                       self.h_addr.eq(col), self.c_addr.eq(idx)]
 
+        # stage 1: read data; e·h on the multiplier; the gradient and the old value
+        # registered (the three stages keep multiply, round and saturate apart for Fmax)
         e_arr = Array(self.e[o] for o in range(p))
-        eh = Signal(signed(fm.Y.w + fm.H.w))
-        md.d.comb += [eh.eq(e_arr[row1] * self.h_data), rq_t.i.eq(self.g_data),
-                      rq_v.i.eq(eh), rq_c.i.eq(e_arr[idx1])]
-        md.d.comb += [sat_p.i.eq(Mux(isw1, self.w_data, self.u_data) - rq_t.o),
-                      sat_o.i.eq(Mux(ph1 == PV, self.v_data - rq_v.o, self.c_data - rq_c.o))]
-        md.d.comb += [self.w_waddr.eq(wa1), self.u_waddr.eq(ua1),
+        grad_w = max(self.g_width, fm.Y.w + fm.H.w)
+        ph2, isw2 = Signal(2), Signal()
+        grad2 = Signal(signed(grad_w))
+        old2 = Signal(signed(max(fm.P.w, fm.O.w)))
+        wa2, ua2, idx2 = Signal.like(wa), Signal.like(ua), Signal.like(idx)
+        with md.Switch(ph1):
+            with md.Case(PT):
+                md.d.sync += [grad2.eq(self.g_data),
+                              old2.eq(Mux(isw1, self.w_data, self.u_data))]
+            with md.Case(PV):
+                md.d.sync += [grad2.eq(e_arr[row1] * self.h_data), old2.eq(self.v_data)]
+            with md.Case(PC):
+                md.d.sync += [grad2.eq(e_arr[idx1]), old2.eq(self.c_data)]
+        md.d.sync += [v2.eq(v1), ph2.eq(ph1), isw2.eq(isw1), wa2.eq(wa1), ua2.eq(ua1),
+                      idx2.eq(idx1)]
+
+        # stage 2: requantise (the LFSR advances once per element, in order)
+        md.d.comb += [rq_t.i.eq(grad2), rq_v.i.eq(grad2), rq_c.i.eq(grad2)]
+        ph3, isw3 = Signal(2), Signal()
+        delta3 = Signal(signed(max(fm.P.w, fm.O.w)))
+        old3 = Signal.like(old2)
+        clip3 = Signal()
+        wa3, ua3, idx3 = Signal.like(wa), Signal.like(ua), Signal.like(idx)
+        with md.Switch(ph2):
+            with md.Case(PT):
+                md.d.sync += [delta3.eq(rq_t.o), clip3.eq(rq_t.clipped)]
+            with md.Case(PV):
+                md.d.sync += [delta3.eq(rq_v.o), clip3.eq(rq_v.clipped)]
+            with md.Case(PC):
+                md.d.sync += [delta3.eq(rq_c.o), clip3.eq(rq_c.clipped)]
+        md.d.comb += lfsr.en.eq(v2)
+        md.d.sync += [v3.eq(v2), ph3.eq(ph2), isw3.eq(isw2), old3.eq(old2), wa3.eq(wa2),
+                      ua3.eq(ua2), idx3.eq(idx2), self.done.eq(v3 & ~v2)]
+
+        # stage 3: subtract, saturate, write back
+        md.d.comb += [sat_p.i.eq(old3 - delta3), sat_o.i.eq(old3 - delta3)]
+        md.d.comb += [self.w_waddr.eq(wa3), self.u_waddr.eq(ua3),
                       self.w_wdata.eq(sat_p.o), self.u_wdata.eq(sat_p.o),
-                      self.v_waddr.eq(idx1), self.c_waddr.eq(idx1),
+                      self.v_waddr.eq(idx3), self.c_waddr.eq(idx3),
                       self.v_wdata.eq(sat_o.o), self.c_wdata.eq(sat_o.o)]
-        with md.If(v1):
-            md.d.comb += lfsr.en.eq(1)
-            with md.Switch(ph1):
+        with md.If(v3):
+            with md.Switch(ph3):
                 with md.Case(PT):
-                    md.d.comb += [self.w_we.eq(isw1), self.u_we.eq(~isw1),
-                                  self.sat_theta.eq(rq_t.clipped + sat_p.clipped)]
+                    md.d.comb += [self.w_we.eq(isw3), self.u_we.eq(~isw3),
+                                  self.sat_theta.eq(clip3 + sat_p.clipped)]
                 with md.Case(PV):
-                    md.d.comb += [self.v_we.eq(1), self.sat_v.eq(rq_v.clipped + sat_o.clipped)]
+                    md.d.comb += [self.v_we.eq(1), self.sat_v.eq(clip3 + sat_o.clipped)]
                 with md.Case(PC):
-                    md.d.comb += [self.c_we.eq(1), self.sat_v.eq(rq_c.clipped + sat_o.clipped)]
+                    md.d.comb += [self.c_we.eq(1), self.sat_v.eq(clip3 + sat_o.clipped)]
         return md

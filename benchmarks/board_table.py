@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from rtrledit.boards.build import BuildError, build
-from rtrledit.boards.targets import board, cycles_per_step
+from rtrledit.boards.targets import cycles_per_step
 from rtrledit.model.config import Config
 
 ROWS = {

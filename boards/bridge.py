@@ -23,8 +23,8 @@ from amaranth.lib.wiring import In, Out
 from ..hdl.core import BusSignature, result_layout, sample_layout
 from ..hdl.regmap import CTRL, register_map
 from ..model.config import Config
-from .protocol import (CRC_INIT, CRC_POLY, MAX_PAYLOAD, MAX_WORDS, PROTOCOL_VERSION, SYNC_REQ,
-                       SYNC_RSP, Cmd, Layout, Status, crc16_update, valid_length)
+from .protocol import (CRC_INIT, MAX_PAYLOAD, MAX_WORDS, PROTOCOL_VERSION, SYNC_REQ,
+                       SYNC_RSP, Cmd, Layout, Status, crc16_update)
 
 __all__ = ["Bridge", "crc16_byte"]
 

@@ -1,1 +1,21 @@
-"""rtrledit.firmware (see README.md in this folder)."""
+"""rtrledit.firmware: using the learning core from a PC (Python) and from a microcontroller (C).
+
+- :class:`Device` (:mod:`.host`) — every frame-protocol command as a Python API: registers,
+  parameter windows, streaming samples (floats in, floats out via the Config's formats),
+  learning on/off, saturation counters, checkpoints;
+- transports (:mod:`.transport`) — :class:`SerialTransport` (pyserial) for a board,
+  :class:`SimTransport` for the simulated device (:mod:`.simdevice`: the board's bridge and
+  core in Amaranth's simulator, in a child process), :class:`FdTransport` for pipes/FIFOs;
+- :mod:`.export` — the C header and Python constants generated from the one register-map
+  and protocol description (``firmware/c/include``, :mod:`.constants`);
+- ``firmware/c/`` — the freestanding C99 driver (``rtrledit.h``/``rtrledit.c``), its tests,
+  a fuzz target and a microcontroller main-loop example.
+
+See ``docs/firmware.md``.
+"""
+
+from .host import Device, DeviceError, DeviceInfo, DeviceTimeout, FrameError, RunResult
+from .transport import FdTransport, SerialTransport, SimTransport, Transport, open_transport
+
+__all__ = ["Device", "DeviceInfo", "RunResult", "DeviceError", "DeviceTimeout", "FrameError",
+           "Transport", "FdTransport", "SerialTransport", "SimTransport", "open_transport"]

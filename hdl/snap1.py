@@ -8,10 +8,8 @@ from __future__ import annotations
 from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from ..model.config import Config
-from .forward import bits
 from .requant import Requantiser
 from .sweep import SAT_COUNTER_WIDTH, engine_signature
 
@@ -50,7 +48,6 @@ class Snap1Engine(wiring.Component):
         if cfg.approx != "snap1":
             raise ValueError(f"Snap1Engine parameter 'cfg.approx' must be 'snap1', got {cfg.approx!r}")
         self.cfg = cfg
-        fm, n, q = cfg.formats, cfg.n, cfg.q
         self.g_width = cfg.acc_widths["g"]
         self.cycles = snap1_cycles(cfg)
         super().__init__(engine_signature(cfg))

@@ -5,7 +5,6 @@ See :class:`SweepEngine` and ``docs/hdl.md``.
 
 from __future__ import annotations
 
-import math
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
@@ -201,7 +200,7 @@ class SweepEngine(wiring.Component):
         fm = cfg.formats
         self.g_width = cfg.acc_widths["g"]
         self.bank_depth = n * self.T
-        L, T = lanes, self.T
+        L = lanes
         self.token_layout = data.StructLayout({
             "w": signed(fm.P.w), "valid": 1, "first": 1, "last": 1,
             "k": _bits(self.krows), "l": _bits(self.rowlen),

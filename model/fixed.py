@@ -193,7 +193,7 @@ def _step(K, x, d, learn, track, theta, V, c, h, S, lfsr, sat, table, z, a, dphi
 
 @njit(cache=True)
 def _run(K, xs, ds, learn, track, theta, V, c, h, S, lfsr, sat, table, ys, es, flags, tr):
-    n, p, q = K.n, K.p, K.q
+    n, q = K.n, K.q
     z = np.zeros(q, np.int64)
     a = np.zeros(n, np.int64)
     dphi = np.zeros(n, np.int64)

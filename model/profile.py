@@ -183,7 +183,7 @@ def profile(cfg: Config, task: Task, seed: int = 0, params=None,
     rng = np.random.default_rng(seed)
     stats = {k: QuantityStats(k) for k in QUANTITIES}
     fl = FloatRTRL.from_config(cfg, theta, V, c)
-    n, T = cfg.n, task.steps
+    T = task.steps
     sq = np.empty(T)
     for t in range(T):
         x, d = task.xs[t], task.ds[t]

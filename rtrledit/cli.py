@@ -22,6 +22,7 @@ COMMANDS = {
     "program": ("rtrledit.program", "program a connected board with a built bitstream"),
     "generate": ("rtrledit.generate", "write the learning core's Verilog, register map and config"),
     "simulate": ("rtrledit.simulate", "run a task on the simulated core against the integer model"),
+    "run": ("rtrledit.run", "stream a task to a board (or the simulated device): predict, learn, save"),
 }
 
 

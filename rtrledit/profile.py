@@ -71,7 +71,7 @@ def _print(prof, prop, check, wrote, args) -> None:
     print(f"profile of {prof.task}: {prof.steps} steps, n = {cfg.n}, {cfg.approx} RTRL, "
           f"{cfg.activation}")
     print(f"{'quantity':<9}{'min':>11}{'max':>11}{'|p50|':>11}{'|p99|':>11}  format   sat")
-    from rtrledit.model.profile import QUANTITIES, quantity_format
+    from rtrledit.model.profile import quantity_format
     sat_of = {"x": "x", "a": "a", "h": "h", "dphi": "dphi", "y": "y", "e": "e", "chat": "chat",
               "S": "s", "theta": "theta", "V": "v", "c": "v"}
     for k, st in prof.stats.items():

@@ -6,7 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 
 from rtrledit.model import FixedRTRL, init_params, load_checkpoint
 from rtrledit.model.tasks import TASKS, get_task

@@ -7,7 +7,6 @@ model against it word for word. Slow and plain on purpose.
 import math
 from fractions import Fraction
 
-import numpy as np
 
 __all__ = ["rq_exact", "lfsr_reference", "reference_run"]
 
@@ -50,7 +49,7 @@ def reference_run(cfg, theta, V, c, xs, ds, learn=True, track=True, table=None, 
     lfsr. ``table`` is the tanh table (the one table model and hardware share).
     """
     fm = cfg.formats
-    n, m, p, q = cfg.n, cfg.m, cfg.p, cfg.q
+    n, p, q = cfg.n, cfg.p, cfg.q
     theta = [[int(v) for v in row] for row in theta]
     V = [[int(v) for v in row] for row in V]
     c = [int(v) for v in c]

@@ -1,7 +1,6 @@
 """Bit-width sweeps (rtrledit.model.sweep, ``rtrledit sweep``), on a Dask LocalCluster."""
 
 import csv
-import itertools
 import json
 import math
 

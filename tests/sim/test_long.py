@@ -2,7 +2,6 @@
 all on Verilator, every output word compared with the integer model. Results are in
 docs/core.md."""
 
-import numpy as np
 import pytest
 
 from rtrledit.model import Config, FixedRTRL, Formats, QFormat, init_params

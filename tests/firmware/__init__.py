@@ -1,0 +1,1 @@
+"""Tests of rtrledit.firmware: host driver, C driver, simulated device."""

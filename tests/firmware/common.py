@@ -1,0 +1,30 @@
+"""Shared pieces of the firmware tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtrledit.model.config import Config
+from rtrledit.model.fixed import FixedRTRL
+from rtrledit.model.reference import init_params
+
+#: Small configs so a simulated run of a few hundred steps takes seconds.
+CFG_EXACT = Config(hidden=3, inputs=2, eta=3, eta_o=4)
+CFG_SNAP1 = Config(hidden=2, inputs=1, approx="snap1", eta=3, eta_o=4)
+
+
+def int_params(cfg: Config, seed: int = 0):
+    th, V, c = init_params(cfg.n, cfg.m, cfg.p, seed=seed)
+    fx = FixedRTRL.from_float(cfg, th, V, c)
+    return fx.theta.copy(), fx.V.copy(), fx.c.copy()
+
+
+def stream(cfg: Config, T: int, seed: int, gain: int = 3):
+    """A delay task in integers (d_t = 2^gain x_{t-1}[0], clipped): learns and saturates."""
+    rng = np.random.default_rng(seed)
+    fx, fy = cfg.formats.X, cfg.formats.Y
+    xs = rng.integers(-fx.one, fx.one, (T, cfg.m))
+    ds = np.zeros((T, cfg.p), np.int64)
+    shift = fy.f - fx.f + gain
+    ds[1:, 0] = (xs[:-1, 0] << shift) if shift >= 0 else (xs[:-1, 0] >> -shift)
+    return xs, np.clip(ds, fy.min, fy.max)

@@ -42,3 +42,12 @@ def test_core_verilog_on_verilator(seed, tmp_path_factory):
     job = random_job(seed, max_cycles=400_000)
     check(job, simulate(job, "verilator", build_root=tmp_path_factory.getbasetemp() / "sim",
                         optimise=False), seed)
+
+
+def test_waveforms_only_on_request(tmp_path):
+    job = random_job(7, max_cycles=2_000)
+    for waves in (False, True):
+        report = simulate(job, "icarus", build_root=tmp_path / str(waves), waves=waves)
+        assert report["bitexact"]
+        dumps = [p for p in (tmp_path / str(waves)).rglob("*") if p.suffix in (".fst", ".vcd")]
+        assert bool(dumps) == waves and all(p.stat().st_size > 0 for p in dumps)

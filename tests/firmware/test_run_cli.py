@@ -59,3 +59,53 @@ def test_run_unreachable_port(tmp_path, capsys):
     assert main(["run", "--port", str(tmp_path / "no-such-tty"), "--save", str(save)]) == 2
     assert "cannot open serial port" in capsys.readouterr().err
     assert save.read_bytes() == b"previous"
+
+
+def test_device_that_stops_answering_keeps_the_last_save(tmp_path, monkeypatch, capsys):
+    """Mid-run the device goes silent: one-line timeout error, exit 1, and the periodic
+    checkpoint written before is intact and loadable."""
+    import rtrledit.firmware as fw
+    from rtrledit.firmware.transport import SimTransport
+
+    class Dying(SimTransport):
+        """The simulated device, silent once the host has written ``budget`` bytes."""
+        budget = 2500
+
+        def write(self, data: bytes) -> None:
+            Dying.budget -= len(data)
+            if Dying.budget > 0:
+                super().write(data)
+
+    monkeypatch.setattr(fw, "open_transport",
+                        lambda port, cfg=None, lanes=1, baud=0: Dying(cfg, lanes))
+    out = tmp_path / "w.npz"
+    rc = main(["run", "--port", "sim", "--hidden", "2", "--approx", "snap1", "--steps", "400",
+               "--save", str(out), "--save-every", "20", "--timeout", "2", "--json"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert len(err.strip().splitlines()) == 1 and "is intact" in err, err
+    ck = load_checkpoint(out)                      # complete and loadable
+    assert ck.cfg.n == 2 and "theta" in ck.arrays["fixed"]
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]   # no temporary file left
+
+
+def test_ctrl_c_saves_the_adapted_weights(tmp_path):
+    """SIGINT mid-run: exit status 130 and a complete checkpoint of the state reached."""
+    import signal
+    out = tmp_path / "w.npz"
+    p = subprocess.Popen([sys.executable, "-m", "rtrledit.cli", "run", "--port", "sim",
+                          "--hidden", "2", "--approx", "snap1", "--steps", "5000",
+                          "--print-every", "10", "--save", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()                # the first prediction: it is running
+        assert line.startswith("step"), line + p.stderr.read()
+        p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    assert p.returncode == 130, stderr
+    assert "interrupted after" in stdout
+    ck = load_checkpoint(out)
+    steps = int(ck.arrays["fixed"]["steps"])
+    assert 10 <= steps < 5000                     # the state reached, not the start or the end

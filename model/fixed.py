@@ -30,7 +30,7 @@ SAT_X, SAT_A, SAT_H, SAT_DPHI, SAT_Y, SAT_E, SAT_CHAT, SAT_S, SAT_THETA, SAT_V =
 
 #: The constants the kernel reads, all plain integers (a numba-friendly namedtuple).
 K = namedtuple("K", "n m p q wX fX wH fH wP fP wA fA wF fF wO fO wY fY wC fC wS fS "
-                    "r_fwd r_sens r_upd wrap eta eta_o tanh snap1 tanh_shift tanh_bits")
+                    "r_fwd r_sens r_upd wrap eta eta_o tanh snap1 tanh_shift tanh_bits blas")
 
 #: Quantities a full trace records per step, with their shapes given (n, m, p, q, s_shape).
 TRACE_FIELDS = ("z", "a", "h", "dphi", "y", "e", "chat", "G", "S", "theta", "V", "c", "sat")
@@ -44,7 +44,8 @@ def kernel_constants(cfg: Config) -> K:
              fm.O.w, fm.O.f, fm.Y.w, fm.Y.f, fm.C.w, fm.C.f, fm.S.w, fm.S.f,
              ROUNDING_CODE[cfg.r_fwd], ROUNDING_CODE[cfg.r_sens], ROUNDING_CODE[cfg.r_upd],
              cfg.overflow == "wrap", cfg.eta, cfg.eta_o, cfg.activation == "tanh",
-             cfg.approx == "snap1", cfg.tanh_shift, cfg.tanh_bits)
+             cfg.approx == "snap1", cfg.tanh_shift, cfg.tanh_bits,
+             cfg.acc_widths["u"] <= FLOAT_EXACT_BITS and cfg.n >= BLAS_MIN_HIDDEN)
 
 
 def tanh_table(cfg: Config) -> np.ndarray:
@@ -90,6 +91,35 @@ def _update(K, value, grad, s, w, sat, which, lfsr):
     new, c2 = fit(value - delta, w, K.wrap)
     sat[which] += c1 + c2
     return new
+
+
+#: Integers below 2^53 are exact in float64, and so are sums that stay below it.
+FLOAT_EXACT_BITS = 53
+#: From this hidden size on, the W·S product goes to float64 BLAS (when exact): measured
+#: with benchmarks/model_speed.py, int64 loops win at n = 16 (111k vs 96k steps/s) and BLAS
+#: at n = 32 (15.5k vs 8.7k steps/s).
+BLAS_MIN_HIDDEN = 24
+
+
+@njit(cache=True)
+def _ws_product(K, theta, Sm, u):
+    """u = W·S exactly (W = Θ[:, :n], S as n × n·q). When the Config proves every partial
+    sum fits 53 bits (``K.blas``), float64 BLAS computes it exactly, much faster than
+    integer loops; otherwise int64 loops do."""
+    n, nq = K.n, Sm.shape[1]
+    if K.blas:
+        uf = np.dot(theta[:, :n].astype(np.float64), Sm.astype(np.float64))
+        for k in range(n):
+            for col in range(nq):
+                u[k, col] = np.int64(uf[k, col])
+        return
+    for k in range(n):
+        for col in range(nq):
+            u[k, col] = 0
+        for l in range(n):
+            w = theta[k, l]
+            for col in range(nq):
+                u[k, col] += w * Sm[l, col]
 
 
 @njit(cache=True)
@@ -155,13 +185,7 @@ def _step(K, x, d, learn, track, theta, V, c, h, S, lfsr, sat, table, z, a, dphi
             # u = W S over all n*q columns (S is passed as n x (n*q): column (i, j) at i*q + j),
             # then the e_i z_j term: row i of column (i, j) gets z[j] aligned to f_P + f_S.
             Sm = S
-            for k in range(n):
-                for col in range(n * q):
-                    u[k, col] = 0
-                for l in range(n):
-                    w = theta[k, l]
-                    for col in range(n * q):
-                        u[k, col] += w * Sm[l, col]
+            _ws_product(K, theta, Sm, u)
             for i in range(n):
                 for j in range(q):
                     u[i, i * q + j] += z[j] << zsh
@@ -242,6 +266,21 @@ class FixedRun:
     flags: np.ndarray
     G: np.ndarray | None = None
     trace: dict[str, np.ndarray] | None = None
+
+
+_BLAS_CONTROLLER = None
+
+
+def _one_blas_thread():
+    """A context in which BLAS runs on one thread. The W·S product of one step is small:
+    on 2 cores, OpenBLAS' own threads made the model 3x slower (3.9k against 12.6k steps/s
+    at n = 32), so the kernel's BLAS calls run single-threaded."""
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls)
+        from threadpoolctl import ThreadpoolController
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 class FixedRTRL:
@@ -331,8 +370,13 @@ class FixedRTRL:
               np.zeros((full, n, cfg.s_shape[-1] * (n if cfg.approx == 'exact' else 1)), np.int64), np.zeros((full, n, q), np.int64),
               np.zeros((full, p, n), np.int64), np.zeros((full, p), np.int64),
               np.zeros((full, len(SAT_NAMES)), np.int64))
-        _run(self._K, xs, ds, bool(learn), bool(track), self.theta, self.V, self.c, self.h,
-             self.S.reshape(n, -1), self._lfsr, self.sat, self._table, ys, es, flags, tr)
+        args = (self._K, xs, ds, bool(learn), bool(track), self.theta, self.V, self.c, self.h,
+                self.S.reshape(n, -1), self._lfsr, self.sat, self._table, ys, es, flags, tr)
+        if self._K.blas:
+            with _one_blas_thread():
+                _run(*args)
+        else:
+            _run(*args)
         self.steps += T
         traced = None
         if trace:

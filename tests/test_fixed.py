@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from rtrledit.model import SAT_NAMES, Config, FixedRTRL, Formats, QFormat, dequantise
 from rtrledit.model.config import ROUNDINGS
-from rtrledit.model.fixed import tanh_table
+from rtrledit.model import fixed
+from rtrledit.model.fixed import kernel_constants, tanh_table
 
 from tests.exact import reference_run
 
@@ -51,7 +52,9 @@ def model_S_as_dict(cfg: Config, S: np.ndarray) -> dict:
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_model_equals_independent_implementation(seed):
+def test_model_equals_independent_implementation(seed, monkeypatch):
+    if seed % 2:   # half the configs take the float64-BLAS path for W·S where it is exact
+        monkeypatch.setattr(fixed, "BLAS_MIN_HIDDEN", 1)
     rng = np.random.default_rng(seed)
     cfg = random_config(rng)
     fm = cfg.formats
@@ -217,3 +220,23 @@ def test_bad_parameters_are_refused_with_the_array_named():
         FixedRTRL(cfg, ok[0], ok[1], np.array([0.5]))
     with pytest.raises(ValueError, match="ds: expected shape"):
         FixedRTRL(cfg, *ok).run(np.zeros((4, 1), np.int64), np.zeros((3, 1), np.int64))
+
+
+def test_blas_and_integer_loops_give_the_same_bits(monkeypatch):
+    """n = 32: the float64-BLAS W·S product (used from BLAS_MIN_HIDDEN on) and the int64
+    loops agree word for word over a learning run, and the BLAS path is really taken."""
+    from rtrledit.model import init_params
+    cfg = Config(hidden=32, inputs=4, outputs=1, r_upd="stochastic")
+    assert kernel_constants(cfg).blas
+    args = FixedRTRL.from_float(cfg, *init_params(32, 4, 1, seed=3)).params()
+    rng = np.random.default_rng(3)
+    xs = random_ints(rng, cfg.formats.X, (60, 4), 0.2)
+    ds = random_ints(rng, cfg.formats.Y, (60, 1), 0.2)
+    a = FixedRTRL(cfg, **args)
+    ra = a.run(xs, ds, keep_grads=True)
+    monkeypatch.setattr(fixed, "BLAS_MIN_HIDDEN", 10**9)
+    b = FixedRTRL(cfg, **args)
+    assert not kernel_constants(cfg).blas
+    rb = b.run(xs, ds, keep_grads=True)
+    assert np.array_equal(ra.y, rb.y) and np.array_equal(ra.G, rb.G)
+    assert np.array_equal(a.S, b.S) and np.array_equal(a.theta, b.theta)

@@ -29,6 +29,9 @@ window reads and writes) are retried after a transmission error; PUSH and READ_O
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from dataclasses import dataclass
 
@@ -118,6 +121,26 @@ class Device:
         self.close()
 
     # ------------------------------------------------------------------ frames
+    @staticmethod
+    @contextlib.contextmanager
+    def _whole():
+        """Hold Ctrl-C (SIGINT) until the block ends, then raise KeyboardInterrupt: a frame
+        exchange and the bookkeeping after it are never cut in half, so the next command
+        after an interrupt gets its own response. Only in the main thread, and only when
+        Python's default handler is installed (nested blocks and other handlers pass)."""
+        if (threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            yield
+            return
+        held = []
+        signal.signal(signal.SIGINT, lambda sig, frame: held.append(sig))
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if held:
+            raise KeyboardInterrupt
+
     def _resync(self) -> None:
         """After an error: let the device's frame timeout pass, drop what it sent."""
         time.sleep(0.01)
@@ -150,7 +173,12 @@ class Device:
 
     def request(self, cmd: int, payload: bytes = b"") -> bytes:
         """Send one request frame; the payload of its OK response. Raises DeviceError,
-        DeviceTimeout or FrameError (after retries, for idempotent commands)."""
+        DeviceTimeout or FrameError (after retries, for idempotent commands). A Ctrl-C
+        waits for the response."""
+        with self._whole():
+            return self._request(cmd, payload)
+
+    def _request(self, cmd: int, payload: bytes) -> bytes:
         frame = P.encode_request(cmd, payload)
         name = Cmd.NAMES.get(cmd, f"0x{cmd:02x}")
         attempts = 1 + (self.retries if cmd in _IDEMPOTENT else 0)
@@ -242,23 +270,26 @@ class Device:
         if len(xs) != len(ds):
             raise ValueError(f"{len(xs)} samples but {len(ds)} targets")
         payload = b"".join(self.layout.pack_sample(x, d) for x, d in zip(xs, ds))
-        self.request(Cmd.PUSH, payload)
-        self._pending += len(xs)
+        with self._whole():
+            self.request(Cmd.PUSH, payload)
+            self._pending += len(xs)
 
     def read_out(self, maximum: int | None = None) -> list[tuple[list[int], int]]:
         """Up to ``maximum`` results waiting on the device: (y integers, flags) each."""
         maximum = self.layout.max_out if maximum is None else maximum
         if not 1 <= maximum <= 255:
             raise ValueError(f"READ_OUT of {maximum} results outside 1..255")
-        pl = self.request(Cmd.READ_OUT, bytes([maximum]))
-        try:
-            res = self.layout.unpack_results(pl)
-        except ProtocolError as e:
-            raise FrameError(str(e)) from None
-        if len(res) > maximum:
-            raise FrameError(f"READ_OUT answered {len(res)} results, at most {maximum} asked")
-        self._pending = max(0, self._pending - len(res))
-        return res
+        with self._whole():
+            pl = self.request(Cmd.READ_OUT, bytes([maximum]))
+            try:
+                res = self.layout.unpack_results(pl)
+            except ProtocolError as e:
+                raise FrameError(str(e)) from None
+            if len(res) > maximum:
+                raise FrameError(f"READ_OUT answered {len(res)} results, at most {maximum} "
+                                 "asked")
+            self._pending = max(0, self._pending - len(res))
+            return res
 
     # ------------------------------------------------------------------ device checks
     def check(self) -> DeviceInfo:
@@ -422,18 +453,19 @@ class Device:
         while done < T:
             room = lay.fifo_depth - self._pending
             k = min(lay.max_push, room, T - sent)
-            if k > 0:
-                self.push(xs[sent:sent + k], ds[sent:sent + k])
-                sent += k
-            res = self.read_out(min(lay.max_out, max(1, self._pending)))
-            for y, f in res:
-                ys[done], flags[done] = y, f
-                done += 1
-            if res:
-                deadline = time.monotonic() + self.timeout
-                if callback is not None:
-                    callback(done, ys[done - len(res):done], flags[done - len(res):done])
-            elif k <= 0 and time.monotonic() > deadline:
+            with self._whole():                # results read are always handed over
+                if k > 0:
+                    self.push(xs[sent:sent + k], ds[sent:sent + k])
+                    sent += k
+                res = self.read_out(min(lay.max_out, max(1, self._pending)))
+                for y, f in res:
+                    ys[done], flags[done] = y, f
+                    done += 1
+                if res:
+                    deadline = time.monotonic() + self.timeout
+                    if callback is not None:
+                        callback(done, ys[done - len(res):done], flags[done - len(res):done])
+            if not res and k <= 0 and time.monotonic() > deadline:
                 raise DeviceTimeout(f"the device stopped producing results after {done} of "
                                     f"{T} samples")
         return ys, flags

@@ -11,8 +11,9 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..model.config import SAT_NAMES, Config
-from .forward import SAT_INDEX, ForwardUnit, forward_cycles
+from .forward import ForwardUnit, forward_cycles
 from .regmap import ADDR_WIDTH, CTRL, ID_MAGIC, register_map, s_index_bits, window_bits
+from .satcount import SaturationCounters
 from .snap1 import Snap1Engine, snap1_cycles
 from .sweep import SweepEngine, schedule
 from .update import UpdateUnit, update_cycles
@@ -20,7 +21,8 @@ from .update import UpdateUnit, update_cycles
 __all__ = ["Core", "cycles_per_step", "BusSignature", "sample_layout", "result_layout"]
 
 #: The register bus, from the host's side: a strobe starts an access; ``ack`` answers it
-#: exactly one cycle later (reads: ``r_data`` valid with ``ack``). One access at a time.
+#: exactly one cycle later (reads: ``r_data`` valid with ``ack``). One access at a time:
+#: the next strobe comes at the earliest in the cycle after ``ack``.
 BusSignature = wiring.Signature({
     "addr": Out(ADDR_WIDTH), "r_stb": Out(1), "w_stb": Out(1), "w_data": Out(32),
     "r_data": In(32), "ack": In(1),
@@ -69,7 +71,7 @@ class Core(wiring.Component):
     Cycles per step (:meth:`cycles_per_step`): the forward pass q + n·q + 2·n·p + 17;
     plus the sweep when tracking (``engine.cycles``: n²·⌈n·q/L⌉ + max(q, 4) + L + 9 for
     exact RTRL with n ≥ 3 and L ≤ n², n·q + 5 for SnAp-1); plus the update
-    n·q + n·p + p + 4 when learning.
+    n·q + n·p + p + 5 when learning.
 
     Register-bus accesses are served at any time for registers; windows (parameters,
     h, S) only between steps: a sample waiting while the host accesses the bus is taken
@@ -78,7 +80,9 @@ class Core(wiring.Component):
 
     Resources: the sweep engine's (2·L multipliers exact, 3 SnAp-1), one multiplier in the
     forward unit (two with tanh), one in the update unit; memories W (n²), [U | b]
-    (n·(m+1)), V (p·n), c (p), G (n·q), the forward unit's and the engine's.
+    (n·(m+1)), V (p·n), c (p), G (n·q), the forward unit's and the engine's; the ten
+    saturation counters and the step counter in one 11 × 32 RAM
+    (:class:`~rtrledit.hdl.satcount.SaturationCounters`), not in registers.
     """
 
     def __init__(self, cfg: Config, lanes: int = 1, target: str | None = None) -> None:
@@ -123,16 +127,16 @@ class Core(wiring.Component):
         track = Signal(init=1)
         eta = Signal(5, init=cfg.eta)
         eta_o = Signal(5, init=cfg.eta_o)
-        steps = Signal(32)
         err, err_addr = Signal(), Signal(ADDR_WIDTH)
-        sat = [Signal(32, name=f"sat_{s}") for s in SAT_NAMES]
+        # the saturation counters (in SAT_NAMES order) and the step counter, in one RAM
+        STEPS = len(SAT_NAMES)
+        md.submodules.counters = counters = SaturationCounters(STEPS + 1, eng.sat_inc_max)
         flags = Signal(len(SAT_NAMES))
         md.d.comb += [upd.eta.eq(eta), upd.eta_o.eq(eta_o)]
 
         # ------------------------------------------------------------ controller
         x_reg = Signal(sample_layout(cfg))
         step_learn, step_track = Signal(), Signal()
-        sat_s0 = Signal(32)                         # engine's S count at the step's start
         reset_cnt = Signal(range(max(n * q * (n if cfg.approx == "exact" else 1), n) + 2))
         reset_h = Signal()
         reset_req, reset_state = Signal(), Signal()
@@ -145,8 +149,7 @@ class Core(wiring.Component):
                     md.next = "RESET"
                 with md.Elif(self.sample.valid & self.sample.ready):
                     md.d.sync += [x_reg.eq(self.sample.payload), flags.eq(0),
-                                  step_learn.eq(learn), step_track.eq(track | learn),
-                                  sat_s0.eq(eng.sat_s)]
+                                  step_learn.eq(learn), step_track.eq(track | learn)]
                     md.d.comb += fw.start.eq(1)
                     md.next = "FORWARD"
             with md.State("FORWARD"):
@@ -167,13 +170,11 @@ class Core(wiring.Component):
                 with md.If(upd.done):
                     md.next = "RESULT"
             with md.State("RESULT"):
-                md.d.comb += [self.result.valid.eq(1),
-                              self.result.payload.flags.eq(
-                                  flags | ((eng.sat_s != sat_s0) << SAT_INDEX["s"]))]
+                md.d.comb += [self.result.valid.eq(1), self.result.payload.flags.eq(flags)]
                 for o in range(p):
                     md.d.comb += self.result.payload.y[o].eq(fw.y[o])
                 with md.If(self.result.ready):
-                    md.d.sync += steps.eq(steps + 1)
+                    md.d.comb += counters.inc[STEPS].eq(1)
                     md.next = "IDLE"
             with md.State("RESET"):          # clear S (and h): one word per cycle
                 md.d.sync += reset_cnt.eq(reset_cnt + 1)
@@ -185,11 +186,8 @@ class Core(wiring.Component):
 
         # saturation counters and this step's flags
         for i, name in enumerate(SAT_NAMES):
-            if name == "s":
-                md.d.comb += sat[i].eq(eng.sat_s)
-                continue
-            inc = {"theta": upd.sat_theta, "v": upd.sat_v}.get(name, fw.sat_inc[i])
-            md.d.sync += sat[i].eq(sat[i] + inc)
+            inc = {"theta": upd.sat_theta, "v": upd.sat_v, "s": eng.sat_inc}.get(name, fw.sat_inc[i])
+            md.d.comb += counters.inc[i].eq(inc)
             with md.If(inc != 0):
                 md.d.sync += flags[i].eq(1)
 
@@ -248,7 +246,7 @@ class Core(wiring.Component):
         rsel = Signal(8)                         # which source the read data comes from
         md.d.sync += [ack.eq(bus.r_stb | bus.w_stb)]
         md.d.comb += [bus.ack.eq(ack)]
-        md.d.comb += [upd.lfsr_load.eq(0), eng.sat_clear.eq(0)]
+        md.d.comb += upd.lfsr_load.eq(0)
         bad = Signal()
         regs = {r.name: r for r in rm.registers}
         is_reg = {name: bus.addr == r.addr for name, r in regs.items()}
@@ -256,10 +254,10 @@ class Core(wiring.Component):
             "ID": Const(ID_MAGIC, 32),
             "SHAPE": Const(n | (m << 8) | (p << 16) | ((cfg.activation == "tanh") << 20) |
                            ((cfg.approx == "snap1") << 21), 32),
-            "LANES": Const(self.lanes, 32), "STEPS": steps, "ERR_ADDR": err_addr,
+            "LANES": Const(self.lanes, 32), "ERR_ADDR": err_addr,
             "STATUS": Cat(~idle, err),
-            **{f"SAT_{s.upper()}": sat[i] for i, s in enumerate(SAT_NAMES)},
         }
+        counted = {"STEPS": STEPS, **{f"SAT_{s.upper()}": i for i, s in enumerate(SAT_NAMES)}}
         rw_value = {"CTRL": Cat(learn, track), "ETA": Cat(eta, Const(0, 3), eta_o),
                     "LFSR": upd.lfsr}
         # reads of registers: latch the value now, present it with ack
@@ -272,6 +270,10 @@ class Core(wiring.Component):
             for k, name in enumerate(("W", "U", "V", "C", "H", "S"), start=1):
                 with md.If(hits[name][0] & host_ok):
                     md.d.sync += rsel.eq(k)
+            for name, i in counted.items():
+                with md.If(is_reg[name]):
+                    md.d.comb += [counters.r_stb.eq(1), counters.r_index.eq(i)]
+                    md.d.sync += rsel.eq(7)
         window_data = {1: w_rd.data, 2: u_rd.data, 3: v_rd.data, 4: c_rd.data, 5: fw.h_data,
                        6: eng.s_rdata}
         with md.Switch(rsel):
@@ -280,6 +282,8 @@ class Core(wiring.Component):
             for k, v in window_data.items():
                 with md.Case(k):
                     md.d.comb += r_data.eq(v.as_signed())
+            with md.Case(7):
+                md.d.comb += r_data.eq(counters.r_data)
         md.d.comb += bus.r_data.eq(r_data)
 
         # writes
@@ -301,10 +305,7 @@ class Core(wiring.Component):
                     with md.If(bus.w_data[CTRL["CLEAR_ERR"][0]]):
                         md.d.sync += err.eq(0)
                     with md.If(bus.w_data[CTRL["CLEAR_SAT"][0]]):
-                        md.d.comb += eng.sat_clear.eq(1)
-                        for i, name in enumerate(SAT_NAMES):
-                            if name != "s":
-                                md.d.sync += sat[i].eq(0)
+                        md.d.comb += counters.clear.eq((1 << STEPS) - 1)   # not STEPS
                     md.d.comb += [reset_req.eq(pulse),
                                   reset_state.eq(bus.w_data[CTRL["RESET_STATE"][0]])]
                 with md.If(is_reg["ETA"]):

@@ -84,15 +84,17 @@ async def load_operands(ctx, h: SweepHarness, W, z, dphi, chat) -> None:
 
 
 async def run_sweep(ctx, h: SweepHarness, max_cycles: int | None = None):
-    """Pulse ``start``, collect G writes until ``done``. Returns (cycles, {c: G})."""
+    """Pulse ``start``, collect G writes until ``done``. Returns (cycles, {c: G}, sat):
+    ``sat`` sums ``sat_inc`` from the start up to the cycle after ``done``."""
     e = h.engine
     limit = max_cycles or 4 * e.cycles + 100
     ctx.set(e.start, 1)
     await ctx.tick()
     ctx.set(e.start, 0)
     G = {}
-    cycles = 0
+    cycles = sat = 0
     while True:
+        sat += ctx.get(e.sat_inc)
         cycles += 1
         if cycles > limit:
             raise RuntimeError(f"sweep did not finish within {limit} cycles")
@@ -103,7 +105,7 @@ async def run_sweep(ctx, h: SweepHarness, max_cycles: int | None = None):
             G[c] = ctx.get(e.g_data)
         if ctx.get(e.done):
             await ctx.tick()
-            return cycles, G
+            return cycles, G, sat + ctx.get(e.sat_inc)
         await ctx.tick()
 
 
@@ -121,7 +123,7 @@ def measure_sweep_cycles(cfg: Config, lanes: int, seed: int = 0) -> int:
         dphi = rng.integers(0, fm.F.one + 1, n)
         chat = rng.integers(fm.C.min, fm.C.max + 1, n)
         await load_operands(ctx, h, W, z, dphi, chat)
-        out["cycles"], _ = await run_sweep(ctx, h)
+        out["cycles"], _, _ = await run_sweep(ctx, h)
 
     sim = Simulator(h)
     sim.add_clock(1e-6)

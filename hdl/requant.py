@@ -185,7 +185,10 @@ class VariableRequantiser(wiring.Component):
     an exact left shift otherwise, then saturate or wrap), with barrel shifters.
 
     Latency: 0 cycles. Resources: two barrel shifters of about ``in_width + max_shift``
-    bits, one adder, the range check.
+    bits (shifts are clamped at ``in_width``, or ``max(in_width, 32) + 1`` for stochastic
+    rounding, beyond which the result no longer changes), one adder, the range check
+    (none when ``out_width`` holds every shifted value: then ``o`` is the exact rounded
+    quotient and ``clipped`` is 0, for a fit done elsewhere, e.g. after a register).
 
     Parameters
     ----------
@@ -194,11 +197,14 @@ class VariableRequantiser(wiring.Component):
     base : int
         The fixed part of the shift (may be negative).
     amount_width : int
-        Width of the unsigned ``amount`` port (0 .. 2**amount_width - 1).
+        Width of the unsigned ``amount`` port.
+    max_amount : int, optional
+        The largest ``amount`` the design will see (by default ``2**amount_width - 1``); it
+        bounds the shifters and the rounding adder. Larger amounts give undefined results.
     """
 
     def __init__(self, in_width: int, base: int, amount_width: int, out_width: int, mode: str,
-                 wrap: bool = False) -> None:
+                 wrap: bool = False, max_amount: int | None = None) -> None:
         self.in_width = _check_int("in_width", in_width, 1)
         self.base = _check_int("base", base)
         self.amount_width = _check_int("amount_width", amount_width, 1)
@@ -207,6 +213,8 @@ class VariableRequantiser(wiring.Component):
             raise ValueError(f"VariableRequantiser parameter 'mode' must be one of "
                              f"{', '.join(ROUNDING_MODES)}, got {mode!r}")
         self.mode, self.wrap = mode, bool(wrap)
+        self.max_amount = _check_int("max_amount", (1 << amount_width) - 1 if max_amount is None
+                                     else max_amount, 0)
         super().__init__({"i": In(signed(in_width)), "amount": In(unsigned(amount_width)),
                           "rnd": In(unsigned(RND_WIDTH)), "o": Out(signed(out_width)),
                           "clipped": Out(1)})
@@ -214,25 +222,31 @@ class VariableRequantiser(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         w_in, w = self.in_width, self.out_width
-        smax = self.base + (1 << self.amount_width) - 1
+        smax = self.base + self.max_amount
         lmax = max(0, -self.base)                    # largest left shift
         s = Signal(signed(self.amount_width + max(self.base, -self.base).bit_length() + 2))
         m.d.comb += s.eq(self.base + self.amount)
         q = Signal(signed(w_in + lmax + 1))
         if smax > 0:
-            rs = Signal(unsigned(max(1, smax.bit_length())))
+            # Shifts beyond `clamp` give the same result as `clamp` (the quotient is
+            # already 0 or -1 and the rounding cannot change it), so the shifters and the
+            # adder stop there: floor, half_up and half_even give sign-only / 0 results
+            # from w_in on; stochastic adds a 32-bit R, so from max(w_in, 32) + 1 on.
+            clamp = max(w_in, RND_WIDTH) + 1 if self.mode == "stochastic" else w_in
+            seff = min(smax, clamp)
+            rs = Signal(unsigned(max(1, seff.bit_length())))
             rs1 = Signal.like(rs)                    # rs - 1 (unused when rs = 0)
-            m.d.comb += [rs.eq(Mux(s > 0, s, 0)), rs1.eq(rs - 1)]
+            m.d.comb += [rs.eq(Mux(s > seff, seff, Mux(s > 0, s, 0))), rs1.eq(rs - 1)]
             wide = w_in + 1
-            off = Signal(unsigned(max(1, smax)))
-            one = Const(1, unsigned(max(1, smax)))
+            off = Signal(unsigned(max(1, seff)))
+            one = Const(1, unsigned(max(1, seff)))
             if self.mode == "half_up":
                 m.d.comb += off.eq(one << rs1)
             elif self.mode == "half_even":
                 m.d.comb += off.eq((one << rs1) - 1 + (self.i >> rs)[0])
             elif self.mode == "stochastic":
                 m.d.comb += off.eq(self.rnd & ((one << rs) - 1))
-            total = Signal(signed(max(wide, smax + 2) + 1))
+            total = Signal(signed(max(wide, seff + 2) + 1))
             m.d.comb += total.eq(self.i + off)
             right = total >> rs
         else:

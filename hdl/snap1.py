@@ -11,7 +11,7 @@ from amaranth.lib.memory import Memory
 
 from ..model.config import Config
 from .requant import Requantiser
-from .sweep import SAT_COUNTER_WIDTH, engine_signature
+from .sweep import engine_signature
 
 __all__ = ["Snap1Engine", "snap1_cycles"]
 
@@ -37,7 +37,7 @@ class Snap1Engine(wiring.Component):
     The ports are those of :class:`~rtrledit.hdl.sweep.SweepEngine`, so the core uses
     either engine the same way: operand read ports ``w_*`` (W[k, l] at k·n + l; only the
     diagonal is read), ``dphi_*``, ``chat_*``, ``z_*``; the G write port ``g_*``; the S
-    host port (``s_c`` = i·q + j addresses s[i, j]; ``s_k`` is ignored); ``sat_s``.
+    host port (``s_c`` = i·q + j addresses s[i, j]; ``s_k`` is ignored); ``sat_inc``.
 
     Latency: n·q + 5 cycles from ``start`` to ``done``.
     Resources: three multipliers (W·s, φ'·s1, ĉ·s), two requantisers, the S RAM
@@ -50,7 +50,9 @@ class Snap1Engine(wiring.Component):
         self.cfg = cfg
         self.g_width = cfg.acc_widths["g"]
         self.cycles = snap1_cycles(cfg)
-        super().__init__(engine_signature(cfg))
+        #: the most saturations reported in one cycle (the two RQs)
+        self.sat_inc_max = 2
+        super().__init__(engine_signature(cfg, self.sat_inc_max))
 
     def elaborate(self, platform) -> Module:
         cfg, fm = self.cfg, self.cfg.formats
@@ -107,10 +109,5 @@ class Snap1Engine(wiring.Component):
                       last4.eq(v3 & ~v2), self.done.eq(last4)]
         md.d.comb += self.g_en.eq(g_en)
         # saturation count: stage 2 (RQ1) and stage 3 (RQ2)
-        sat = Signal(SAT_COUNTER_WIDTH)
-        md.d.comb += self.sat_s.eq(sat)
-        with md.If(self.sat_clear):
-            md.d.sync += sat.eq(0)
-        with md.Else():
-            md.d.sync += sat.eq(sat + (rq1.clipped & v2) + (rq2.clipped & v3))
+        md.d.sync += self.sat_inc.eq((rq1.clipped & v2) + (rq2.clipped & v3))
         return md

@@ -15,12 +15,10 @@ from ..model.config import Config
 from .pe import PE
 from .requant import Requantiser
 
-__all__ = ["SweepEngine", "engine_signature", "MULTIPLIER_WIDTH", "SAT_COUNTER_WIDTH", "schedule"]
+__all__ = ["SweepEngine", "engine_signature", "MULTIPLIER_WIDTH", "schedule"]
 
 #: Signed multiplier operand width per target (iCE40 SB_MAC16 16×16, ECP5 MULT18X18D 18×18).
 MULTIPLIER_WIDTH = {"ice40": 16, "ecp5": 18}
-#: Width of the ``sat_s`` counter (wraps around).
-SAT_COUNTER_WIDTH = 32
 #: Cycles from the last valid token leaving the controller to the last lane's G output,
 #: for lane 0 (lane p adds p): source register, PE forward, product, accumulate,
 #: RQ1, φ' product, RQ2 (write-back), ĉ product, G accumulate.
@@ -69,9 +67,10 @@ def schedule(cfg: Config, lanes: int) -> dict[str, int]:
                 drain=_TAIL - 1 + L)
 
 
-def engine_signature(cfg: Config) -> wiring.Signature:
+def engine_signature(cfg: Config, sat_inc_max: int) -> wiring.Signature:
     """The ports of a step-7 engine (this one and :class:`~rtrledit.hdl.snap1.Snap1Engine`),
-    so the core drives either the same way; see :class:`SweepEngine` for their meaning."""
+    so the core drives either the same way; see :class:`SweepEngine` for their meaning.
+    ``sat_inc_max``: the most saturations the engine reports in one cycle."""
     fm, n, q = cfg.formats, cfg.n, cfg.q
     return wiring.Signature({
         "start": In(1), "busy": Out(1), "done": Out(1),
@@ -82,7 +81,7 @@ def engine_signature(cfg: Config) -> wiring.Signature:
         "g_en": Out(1), "g_addr": Out(_bits(n * q)), "g_data": Out(signed(cfg.acc_widths["g"])),
         "s_k": In(_bits(n)), "s_c": In(_bits(n * q)), "s_rdata": Out(signed(fm.S.w)),
         "s_wdata": In(signed(fm.S.w)), "s_we": In(1),
-        "sat_s": Out(SAT_COUNTER_WIDTH), "sat_clear": In(1),
+        "sat_inc": Out(range(sat_inc_max + 1)),
     })
 
 
@@ -96,7 +95,7 @@ class SweepEngine(wiring.Component):
         G[c]      = Σ_k ĉ[k]·S_new[k,c]                       (exact, f_C + f_S)
 
     bit for bit as :func:`rtrledit.model.fixed._step`; every out-of-range result of either
-    RQ adds 1 to ``sat_s`` (as the model's ``sat[SAT_S]``).
+    RQ adds 1 to the model's ``sat[SAT_S]``; ``sat_inc`` reports them.
 
     Mapping
     -------
@@ -150,7 +149,8 @@ class SweepEngine(wiring.Component):
     i·q + j, ``g_data`` = G[i, j] (signed ``acc_widths["g"]`` bits, f_C + f_S); one column
     per cycle at most. S host port (only while idle): ``s_k``, ``s_c`` (entry S[k, c]),
     ``s_rdata`` (valid the cycle after the address), ``s_wdata``, ``s_we``. Saturation:
-    ``sat_s`` (cumulative, wraps at 2^32), ``sat_clear`` (sets it to 0).
+    ``sat_inc`` (0 .. :attr:`sat_inc_max`): how many RQs saturated in this cycle, the
+    core counts them.
 
     Parameters
     ----------
@@ -210,7 +210,9 @@ class SweepEngine(wiring.Component):
             "ld": 1, "ldbase": _bits(self.bank_depth + n), "ldhalf": 1,
             "zwe": 1, "zaddr": _bits(q), "zval": signed(fm.H.w),
         })
-        super().__init__(engine_signature(cfg))
+        #: the most saturations reported in one cycle (two RQs per lane)
+        self.sat_inc_max = 2 * lanes
+        super().__init__(engine_signature(cfg, self.sat_inc_max))
 
     # ------------------------------------------------------------------ elaboration
     def elaborate(self, platform):
@@ -482,9 +484,5 @@ class SweepEngine(wiring.Component):
             self.g_data.eq(_or(g_data_terms)),
             self.s_rdata.eq(_or(rdata_terms)),
         ]
-        inc = _tree(sat_terms, lambda a, b: a + b)
-        with m.If(self.sat_clear):
-            m.d.sync += self.sat_s.eq(0)
-        with m.Else():
-            m.d.sync += self.sat_s.eq(self.sat_s + inc)
+        m.d.sync += self.sat_inc.eq(_tree(sat_terms, lambda a, b: a + b))
         return m

@@ -20,7 +20,7 @@ ETA_WIDTH = 5
 def update_cycles(cfg: Config) -> int:
     """Cycles from ``start`` to ``done`` of :class:`UpdateUnit`."""
     n, p, q = cfg.n, cfg.p, cfg.q
-    return n * q + p * n + p + 4
+    return n * q + p * n + p + 5
 
 
 class UpdateUnit(wiring.Component):
@@ -29,13 +29,14 @@ class UpdateUnit(wiring.Component):
 
     One element per cycle in the order of §3.1 — Θ row-major, then V row-major, then c —
     and the stochastic-rounding LFSR advanced once per element, so the bits equal the
-    model's. A four-stage pipeline: addresses; read data (and e·h on the multiplier);
-    requantise; subtract, saturate and write back. No element is read after another is
+    model's. A five-stage pipeline: addresses; read data (and e·h on the multiplier);
+    shift and round (one run-time shifter shared by Θ, V and c); fit to the format;
+    subtract, saturate and write back. No element is read after another is
     written that it depends on, so there are no hazards.
 
-    Latency: n·q + p·n + p + 4 cycles from ``start`` to ``done``.
-    Resources: one w_Y × w_H multiplier (e·h), three run-time-shift requantisers, two
-    saturating subtractors, the 32-bit LFSR.
+    Latency: n·q + p·n + p + 5 cycles from ``start`` to ``done``.
+    Resources: one w_Y × w_H multiplier (e·h), one run-time shifter with its rounding
+    adder, two range checks, two saturating subtractors, the 32-bit LFSR.
 
     Ports
     -----
@@ -93,19 +94,23 @@ class UpdateUnit(wiring.Component):
                       lfsr.load_value.eq(self.lfsr_load_value)]
         rnd = lfsr_step(lfsr.value)   # R: the LFSR's next output, used by this element
 
-        def vrq(name, in_w, base, out_fmt):
-            u = VariableRequantiser(in_w, base, ETA_WIDTH, out_fmt.w, r, wrap)
-            md.submodules[name] = u
-            md.d.comb += u.rnd.eq(rnd)
-            return u
-        rq_t = vrq("rq_theta", self.g_width, fm.C.f + fm.S.f - fm.P.f, fm.P)
-        rq_v = vrq("rq_v", fm.Y.w + fm.H.w, fm.Y.f + fm.H.f - fm.O.f, fm.O)
-        rq_c = vrq("rq_c", fm.Y.w, fm.Y.f - fm.O.f, fm.O)
-        md.d.comb += [rq_t.amount.eq(self.eta), rq_v.amount.eq(self.eta_o),
-                      rq_c.amount.eq(self.eta_o)]
+        # One run-time shifter for the three phases: the shift of phase k is
+        # base[k] + η (η_o for V and c) = bmin + amount, the amount registered with the
+        # element. Its result is exact (wide); the fit to P or O follows after a register.
+        grad_w = max(self.g_width, fm.Y.w + fm.H.w)
+        base = [fm.C.f + fm.S.f - fm.P.f, fm.Y.f + fm.H.f - fm.O.f, fm.Y.f - fm.O.f]
+        bmin = min(base)
+        max_amount = max(base) - bmin + (1 << ETA_WIDTH) - 1
+        exact_w = grad_w + max(0, -bmin) + 1
+        rq = VariableRequantiser(grad_w, bmin, max_amount.bit_length(), exact_w, r, wrap,
+                                 max_amount=max_amount)
+        fit_p = Requantiser(exact_w, 0, fm.P.w, "floor", wrap)
+        fit_o = Requantiser(exact_w, 0, fm.O.w, "floor", wrap)
         sat_p = Requantiser(fm.P.w + 1, 0, fm.P.w, "floor", wrap)
         sat_o = Requantiser(fm.O.w + 1, 0, fm.O.w, "floor", wrap)
+        md.submodules.rq, md.submodules.fit_p, md.submodules.fit_o = rq, fit_p, fit_o
         md.submodules.sat_p, md.submodules.sat_o = sat_p, sat_o
+        md.d.comb += rq.rnd.eq(rnd)
 
         # stage 0: one index per phase; stage 1: compute and write back
         PT, PV, PC = range(3)
@@ -121,8 +126,8 @@ class UpdateUnit(wiring.Component):
         v1, ph1, isw1 = Signal(), Signal(2), Signal()
         idx1, row1 = Signal.like(idx), Signal.like(row)
         wa1, ua1 = Signal.like(wa), Signal.like(ua)
-        v2, v3 = Signal(), Signal()
-        md.d.comb += self.busy.eq(active | v1 | v2 | v3)
+        v2, v3, v4 = Signal(), Signal(), Signal()
+        md.d.comb += self.busy.eq(active | v1 | v2 | v3 | v4)
         with md.If(self.start & ~self.busy):
             md.d.sync += [active.eq(1), phase.eq(PT), idx.eq(0), row.eq(0), col.eq(0),
                           wa.eq(0), ua.eq(0)]
@@ -150,53 +155,61 @@ class UpdateUnit(wiring.Component):
         # stage 1: read data; e·h on the multiplier; the gradient and the old value
         # registered (the three stages keep multiply, round and saturate apart for Fmax)
         e_arr = Array(self.e[o] for o in range(p))
-        grad_w = max(self.g_width, fm.Y.w + fm.H.w)
         ph2, isw2 = Signal(2), Signal()
+        amount2 = Signal.like(rq.amount)
         grad2 = Signal(signed(grad_w))
         old2 = Signal(signed(max(fm.P.w, fm.O.w)))
         wa2, ua2, idx2 = Signal.like(wa), Signal.like(ua), Signal.like(idx)
         with md.Switch(ph1):
             with md.Case(PT):
                 md.d.sync += [grad2.eq(self.g_data),
-                              old2.eq(Mux(isw1, self.w_data, self.u_data))]
+                              old2.eq(Mux(isw1, self.w_data, self.u_data)),
+                              amount2.eq(base[PT] - bmin + self.eta)]
             with md.Case(PV):
-                md.d.sync += [grad2.eq(e_arr[row1] * self.h_data), old2.eq(self.v_data)]
+                md.d.sync += [grad2.eq(e_arr[row1] * self.h_data), old2.eq(self.v_data),
+                              amount2.eq(base[PV] - bmin + self.eta_o)]
             with md.Case(PC):
-                md.d.sync += [grad2.eq(e_arr[idx1]), old2.eq(self.c_data)]
+                md.d.sync += [grad2.eq(e_arr[idx1]), old2.eq(self.c_data),
+                              amount2.eq(base[PC] - bmin + self.eta_o)]
         md.d.sync += [v2.eq(v1), ph2.eq(ph1), isw2.eq(isw1), wa2.eq(wa1), ua2.eq(ua1),
                       idx2.eq(idx1)]
 
-        # stage 2: requantise (the LFSR advances once per element, in order)
-        md.d.comb += [rq_t.i.eq(grad2), rq_v.i.eq(grad2), rq_c.i.eq(grad2)]
+        # stage 2: shift and round (the LFSR advances once per element, in order)
+        md.d.comb += [rq.i.eq(grad2), rq.amount.eq(amount2), lfsr.en.eq(v2)]
         ph3, isw3 = Signal(2), Signal()
-        delta3 = Signal(signed(max(fm.P.w, fm.O.w)))
+        shifted3 = Signal.like(rq.o)
         old3 = Signal.like(old2)
-        clip3 = Signal()
         wa3, ua3, idx3 = Signal.like(wa), Signal.like(ua), Signal.like(idx)
-        with md.Switch(ph2):
-            with md.Case(PT):
-                md.d.sync += [delta3.eq(rq_t.o), clip3.eq(rq_t.clipped)]
-            with md.Case(PV):
-                md.d.sync += [delta3.eq(rq_v.o), clip3.eq(rq_v.clipped)]
-            with md.Case(PC):
-                md.d.sync += [delta3.eq(rq_c.o), clip3.eq(rq_c.clipped)]
-        md.d.comb += lfsr.en.eq(v2)
-        md.d.sync += [v3.eq(v2), ph3.eq(ph2), isw3.eq(isw2), old3.eq(old2), wa3.eq(wa2),
-                      ua3.eq(ua2), idx3.eq(idx2), self.done.eq(v3 & ~v2)]
+        md.d.sync += [v3.eq(v2), ph3.eq(ph2), isw3.eq(isw2), old3.eq(old2), shifted3.eq(rq.o),
+                      wa3.eq(wa2), ua3.eq(ua2), idx3.eq(idx2)]
+
+        # stage 3: fit the step to P (Θ) or O (V, c)
+        md.d.comb += [fit_p.i.eq(shifted3), fit_o.i.eq(shifted3)]
+        ph4, isw4 = Signal(2), Signal()
+        delta4 = Signal(signed(max(fm.P.w, fm.O.w)))
+        old4 = Signal.like(old2)
+        clip4 = Signal()
+        wa4, ua4, idx4 = Signal.like(wa), Signal.like(ua), Signal.like(idx)
+        with md.If(ph3 == PT):
+            md.d.sync += [delta4.eq(fit_p.o), clip4.eq(fit_p.clipped)]
+        with md.Else():
+            md.d.sync += [delta4.eq(fit_o.o), clip4.eq(fit_o.clipped)]
+        md.d.sync += [v4.eq(v3), ph4.eq(ph3), isw4.eq(isw3), old4.eq(old3), wa4.eq(wa3),
+                      ua4.eq(ua3), idx4.eq(idx3), self.done.eq(v4 & ~v3)]
 
         # stage 3: subtract, saturate, write back
-        md.d.comb += [sat_p.i.eq(old3 - delta3), sat_o.i.eq(old3 - delta3)]
-        md.d.comb += [self.w_waddr.eq(wa3), self.u_waddr.eq(ua3),
+        md.d.comb += [sat_p.i.eq(old4 - delta4), sat_o.i.eq(old4 - delta4)]
+        md.d.comb += [self.w_waddr.eq(wa4), self.u_waddr.eq(ua4),
                       self.w_wdata.eq(sat_p.o), self.u_wdata.eq(sat_p.o),
-                      self.v_waddr.eq(idx3), self.c_waddr.eq(idx3),
+                      self.v_waddr.eq(idx4), self.c_waddr.eq(idx4),
                       self.v_wdata.eq(sat_o.o), self.c_wdata.eq(sat_o.o)]
-        with md.If(v3):
-            with md.Switch(ph3):
+        with md.If(v4):
+            with md.Switch(ph4):
                 with md.Case(PT):
-                    md.d.comb += [self.w_we.eq(isw3), self.u_we.eq(~isw3),
-                                  self.sat_theta.eq(clip3 + sat_p.clipped)]
+                    md.d.comb += [self.w_we.eq(isw4), self.u_we.eq(~isw4),
+                                  self.sat_theta.eq(clip4 + sat_p.clipped)]
                 with md.Case(PV):
-                    md.d.comb += [self.v_we.eq(1), self.sat_v.eq(clip3 + sat_o.clipped)]
+                    md.d.comb += [self.v_we.eq(1), self.sat_v.eq(clip4 + sat_o.clipped)]
                 with md.Case(PC):
-                    md.d.comb += [self.c_we.eq(1), self.sat_v.eq(clip3 + sat_o.clipped)]
+                    md.d.comb += [self.c_we.eq(1), self.sat_v.eq(clip4 + sat_o.clipped)]
         return md

@@ -95,6 +95,10 @@ async def execute(job: Job, drv: Driver) -> tuple[dict, dict]:
             while await drv.reg("STATUS") & 1:
                 pass
             sb.reset_state(h=seg.reset == "state")
+        if seg.clear_sat:
+            await drv.set_reg("CTRL", (1 << CTRL["CLEAR_SAT"][0]) | (seg.learn << 0) |
+                              (seg.track << 1))
+            sb.clear_saturation()
         await drv.set_mode(seg.learn, seg.track)
         kind = "learn" if seg.learn else "track" if seg.track else "infer"
         xs, ds = job.xs[t0:t0 + seg.steps], job.ds[t0:t0 + seg.steps]

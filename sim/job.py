@@ -21,7 +21,8 @@ __all__ = ["Job", "Segment"]
 @dataclass(frozen=True)
 class Segment:
     """``steps`` samples run with the given mode; before them, optionally, new learning
-    rates and a reset (``"sens"``: S to 0, ``"state"``: h and S to 0)."""
+    rates, a reset (``"sens"``: S to 0, ``"state"``: h and S to 0) and a clear of the
+    saturation counters (``clear_sat``)."""
 
     steps: int
     learn: bool = True
@@ -29,6 +30,7 @@ class Segment:
     eta: int | None = None
     eta_o: int | None = None
     reset: str | None = None
+    clear_sat: bool = False
 
 
 @dataclass

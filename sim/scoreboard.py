@@ -86,6 +86,10 @@ class Scoreboard:
         if h:
             self.model.h[...] = 0
 
+    def clear_saturation(self) -> None:
+        """Mirror CTRL.CLEAR_SAT (the step counter is not cleared)."""
+        self.model.sat[...] = 0
+
     def expect(self, x, d, learn: bool, track: bool) -> tuple[np.ndarray, int]:
         """Run the model on the sample the design just accepted; queue and return (y, flags)."""
         r = self.model.run(np.asarray(x, np.int64).reshape(1, -1),

@@ -58,6 +58,7 @@ def test_snap1_engine_matches_the_model(seed):
 
     async def bench(ctx):
         n, q = cfg.n, cfg.q
+        sat = 0
         for t in range(T):
             W = (theta0 if t == 0 else tr["theta"][t - 1])[:, :n]   # the old W of step t
             for name, vals in (("w", W.ravel()), ("dphi", tr["dphi"][t]),
@@ -70,16 +71,20 @@ def test_snap1_engine_matches_the_model(seed):
             G = np.zeros(n * q, np.int64)
             cycles = 1
             while not ctx.get(e.done):
+                sat += ctx.get(e.sat_inc)
                 if ctx.get(e.g_en):
                     G[ctx.get(e.g_addr)] = ctx.get(e.g_data)
                 await ctx.tick()
                 cycles += 1
+            sat += ctx.get(e.sat_inc)
+            await ctx.tick()                  # sat_inc is registered: one cycle later
+            sat += ctx.get(e.sat_inc)
             S = []
             for a in range(n * q):
                 ctx.set(e.s_c, a)
                 await ctx.tick()
                 S.append(ctx.get(e.s_rdata))
-            got.append((S, G.tolist(), cycles, ctx.get(e.sat_s)))
+            got.append((S, G.tolist(), cycles, sat))
 
     sim = Simulator(top)
     sim.add_clock(1e-8)

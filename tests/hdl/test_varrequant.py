@@ -9,15 +9,18 @@ from rtrledit.model.requant import ROUNDING_CODE, rq
 
 
 @pytest.mark.parametrize("mode", ["floor", "half_up", "half_even", "stochastic"])
-@pytest.mark.parametrize("in_width,base,out_width,wrap", [(20, 6, 10, False), (16, -3, 12, True),
-                                                          (24, 0, 8, False), (11, 0, 13, True),
-                                                          (11, 0, 13, False)])
-def test_variable_requantiser_matches_rq(mode, in_width, base, out_width, wrap):
-    dut = VariableRequantiser(in_width, base, 4, out_width, mode, wrap)
+@pytest.mark.parametrize("in_width,base,out_width,wrap,max_amount",
+                         [(20, 6, 10, False, 15), (16, -3, 12, True, 15), (24, 0, 8, False, 15),
+                          (11, 0, 13, True, 15), (11, 0, 13, False, 15), (20, -2, 10, False, 9),
+                          (30, 3, 34, False, 12), (20, 20, 8, False, 15), (12, 5, 6, True, 15)])
+def test_variable_requantiser_matches_rq(mode, in_width, base, out_width, wrap, max_amount):
+    """Every amount up to ``max_amount`` (a bound below 2^4 - 1 shrinks the shifters; an
+    ``out_width`` wider than the input is the exact, never-clipping use of the update)."""
+    dut = VariableRequantiser(in_width, base, 4, out_width, mode, wrap, max_amount=max_amount)
     rng = np.random.default_rng(in_width + base)
     lo, hi = -(1 << (in_width - 1)), (1 << (in_width - 1)) - 1
     cases = []
-    for amount in range(16):
+    for amount in range(max_amount + 1):
         s = base + amount
         vals = list(rng.integers(lo, hi + 1, 12)) + [lo, hi, 0, -1]
         if s > 0:

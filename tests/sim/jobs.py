@@ -75,5 +75,5 @@ def random_job(seed: int, max_cycles: int) -> Job:
     segs = []
     for (kind, eta, reset), a, b in zip(kinds, bounds, bounds[1:]):
         segs.append(Segment(b - a, learn=kind == "learn", track=kind != "infer",
-                            eta=eta, eta_o=eta, reset=reset))
+                            eta=eta, eta_o=eta, reset=reset, clear_sat=a > 0 and bool(b % 2)))
     return Job(cfg, lanes, theta, V, c, xs, ds, segs, check_bus=seed % 5 == 0)

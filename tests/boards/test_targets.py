@@ -59,6 +59,22 @@ def test_estimate_refuses_with_resource_and_excess():
     check_fit(Config(hidden=32, inputs=4), 32, board("ulx3s-85f"))
 
 
+@pytest.mark.parametrize("hidden,approx,ebr_placed", [(4, "exact", 14), (8, "exact", 21),
+                                                      (16, "snap1", 18)])
+def test_block_ram_lower_bound_holds_for_real_ice40_builds(hidden, approx, ebr_placed):
+    """The EBR counts nextpnr placed for these iCEBreaker builds (L = 1, docs/boards.md)
+    are at least the estimate's lower bound, so the estimate refuses nothing that fits..."""
+    e = estimate(Config(hidden=hidden, inputs=4, approx=approx), 1, board("icebreaker"))
+    assert e.bram_min <= ebr_placed <= 30
+
+
+def test_estimate_refuses_exact_n16_on_one_lane_of_the_up5k():
+    """...and it refuses exact n = 16 on one lane, which nextpnr could not place (41 of
+    30 EBR: the 5,376-word S bank alone takes 21)."""
+    with pytest.raises(ValueError, match=r"at least 40 block RAMs, the iCE40UP5K-SG48 has 30"):
+        check_fit(Config(hidden=16, inputs=4), 1, board("icebreaker"))
+
+
 def test_divisor():
     assert divisor_for(12e6, 115200) == 104
     with pytest.raises(ValueError):

@@ -189,7 +189,11 @@ def build(cfg: Config, lanes: int, board_name: str, out_dir: Path, freq_mhz: flo
     name = "top"
     opts = {"nextpnr_opts": f"--seed {seed} --report {name}.report.json --timing-allow-fail"}
     if brd.family == "ice40":
-        opts["synth_opts"] = "-dsp"
+        # DSPs for the multipliers; SPRAM for the S banks marked ram_style = "huge", whose
+        # (all-zero) initial content Yosys cannot give an SPRAM: drop it (the core clears
+        # S after reset instead)
+        opts["synth_opts"] = "-dsp -spram"
+        opts["script_after_read"] = "delete t:$meminit_v2 r:MEMID=*spram* %i"
     plat = brd.platform_class()()
     t0 = time.monotonic()
     saved = {k: os.environ.get(k) for k in env}

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from amaranth.hdl import Fragment
 
-from ..hdl.core import Core
 from ..model.config import Config
 
 __all__ = ["Board", "BOARDS", "board", "Estimate", "estimate", "check_fit", "ice40_pll",
@@ -51,7 +50,7 @@ _ECP5 = {  # LUT4, MULT18X18D, DP16KD (Lattice ECP5 family data sheet, table 1.1
 
 BOARDS: dict[str, Board] = {
     "icebreaker": Board("icebreaker", "ICEBreakerPlatform", "icebreaker", "ice40",
-                        "iCE40UP5K-SG48", 12e6, 6.0,
+                        "iCE40UP5K-SG48", 12e6, 12.0,
                         {"lut": 5280, "dsp": 8, "bram": 30, "spram": 4},
                         ofl_board="icebreaker"),
     **{f"ulx3s-{k}": Board(f"ulx3s-{k}", f"ULX3S_{k.upper()}_Platform", "ulx3s", "ecp5",
@@ -135,11 +134,11 @@ def _blocks(depth: int, width: int, family: str) -> int:
     return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BRAM_SHAPES[family])
 
 
-def memories(cfg: Config, lanes: int) -> list[tuple[str, int, int]]:
-    """(path, depth, width) of every memory of the board top (core and bridge), read from
-    the elaborated design."""
+def memories(cfg: Config, lanes: int, family: str | None = None) -> list[tuple[str, int, int]]:
+    """(path, depth, width) of every memory of the board top (core and bridge) for the
+    ``family``, read from the elaborated design (SPRAM banks have ``spram`` in the path)."""
     from .top import BoardTop
-    frag = Fragment.get(BoardTop(cfg, lanes, freq_hz=12e6), None)   # any valid clock
+    frag = Fragment.get(BoardTop(cfg, lanes, freq_hz=12e6, target=family), None)
     out = []
 
     def walk(fr, path):
@@ -175,20 +174,22 @@ class Estimate:
     bram_min: int       # block RAMs for the memories too large for logic
     bits: int           # memory bits in all
     mems: list
+    spram: int = 0      # SB_SPRAM256KA (the S banks marked for SPRAM)
 
     def to_dict(self) -> dict:
         return {"dsp": self.dsp, "bram": self.bram, "bram_min": self.bram_min,
-                "memory_bits": self.bits}
+                "spram": self.spram, "memory_bits": self.bits}
 
 
 def estimate(cfg: Config, lanes: int, brd: Board) -> Estimate:
     fam = brd.family
-    mems = memories(cfg, lanes)
-    blocks = [(p, d, w, _blocks(d, w, fam)) for p, d, w in mems]
+    mems = memories(cfg, lanes, fam)
+    spram = sum(1 for p, *_ in mems if "spram" in p)
+    blocks = [(p, d, w, _blocks(d, w, fam)) for p, d, w in mems if "spram" not in p]
     bram = sum(b for *_, b in blocks)
     bram_min = sum(b for _, d, w, b in blocks if d * w >= SMALL_MEM_BITS[fam])
     return Estimate(brd.name, multipliers(cfg, lanes), bram, bram_min,
-                    sum(d * w for _, d, w in mems), blocks)
+                    sum(d * w for _, d, w in mems), blocks, spram)
 
 
 def check_fit(cfg: Config, lanes: int, brd: Board) -> Estimate:
@@ -208,7 +209,7 @@ def check_fit(cfg: Config, lanes: int, brd: Board) -> Estimate:
         raise ValueError(
             f"does not fit {brd.name}: memories need at least {est.bram_min} block RAMs, the "
             f"{brd.device} has {res['bram']} ({est.bram_min - res['bram']} too many; largest: "
-            f"{what}){'; S in SPRAM needs an SPRAM-backed sweep bank (see docs/boards.md)' if res.get('spram') else ''}")
+            f"{what})")
     return est
 
 

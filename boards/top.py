@@ -38,7 +38,7 @@ class BoardTop(Elaboratable):
 
     def __init__(self, cfg: Config, lanes: int, board: Board | None = None,
                  freq_hz: float | None = None, baud: int = 115200, divisor: int | None = None,
-                 fifo_depth: int = 32) -> None:
+                 fifo_depth: int = 32, target: str | None = None) -> None:
         self.cfg, self.lanes, self.board, self.baud = cfg, lanes, board, baud
         self.pll = None
         self.clk_div = 1
@@ -60,7 +60,7 @@ class BoardTop(Elaboratable):
         else:
             self.freq_hz = freq_hz or 1e6
         self.divisor = divisor or divisor_for(self.freq_hz, baud)
-        target = board.family if board is not None else None
+        target = board.family if board is not None else target
         self.core = Core(cfg, lanes, target=target)
         self.bridge = Bridge(cfg, lanes, timeout=TIMEOUT_BYTES * 10 * self.divisor,
                              fifo_depth=fifo_depth)

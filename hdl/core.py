@@ -76,7 +76,8 @@ class Core(wiring.Component):
     Register-bus accesses are served at any time for registers; windows (parameters,
     h, S) only between steps: a sample waiting while the host accesses the bus is taken
     after the access. A reset of S (``CTRL.RESET_SENS``/``RESET_STATE``) takes one cycle
-    per word of S, with ``STATUS.BUSY`` set.
+    per word of S, with ``STATUS.BUSY`` set; when S is in single-port banks (SPRAM, see
+    :class:`~rtrledit.hdl.sweep.SweepEngine`) the core also starts with one after reset.
 
     Resources: the sweep engine's (2·L multipliers exact, 3 SnAp-1), one multiplier in the
     forward unit (two with tanh), one in the update unit; memories W (n²), [U | b]
@@ -85,10 +86,11 @@ class Core(wiring.Component):
     (:class:`~rtrledit.hdl.satcount.SaturationCounters`), not in registers.
     """
 
-    def __init__(self, cfg: Config, lanes: int = 1, target: str | None = None) -> None:
+    def __init__(self, cfg: Config, lanes: int = 1, target: str | None = None,
+                 spram: bool | None = None) -> None:
         self.cfg, self.lanes = cfg, lanes
         if cfg.approx == "exact":
-            self.engine = SweepEngine(cfg, lanes, target)
+            self.engine = SweepEngine(cfg, lanes, target, spram)
         else:
             if lanes != 1:
                 raise ValueError(f"Core parameter 'lanes': SnAp-1 uses one pipelined lane, "
@@ -141,7 +143,9 @@ class Core(wiring.Component):
         reset_h = Signal()
         reset_req, reset_state = Signal(), Signal()
         md.d.comb += [fw.x.eq(x_reg.x), fw.d.eq(x_reg.d), upd.e.eq(fw.e)]
-        with md.FSM(name="ctrl") as fsm:
+        # S in SPRAM has no defined power-up content: clear it first (n²q cycles, BUSY)
+        spram = getattr(eng, "spram", False)
+        with md.FSM(name="ctrl", init="RESET" if spram else "IDLE") as fsm:
             with md.State("IDLE"):
                 md.d.comb += self.sample.ready.eq(~(self.bus.r_stb | self.bus.w_stb))
                 with md.If(reset_req):

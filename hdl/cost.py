@@ -44,9 +44,10 @@ class SweepHarness(Elaboratable):
     address the engine drives is in range). ``engine`` is the engine.
     """
 
-    def __init__(self, cfg: Config, lanes: int, target: str | None = None):
+    def __init__(self, cfg: Config, lanes: int, target: str | None = None,
+                 spram: bool | None = None):
         self.cfg = cfg
-        self.engine = SweepEngine(cfg, lanes, target)
+        self.engine = SweepEngine(cfg, lanes, target, spram)
         e, fm = self.engine, cfg.formats
 
         def mem(shape, port):

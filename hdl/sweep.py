@@ -161,6 +161,14 @@ class SweepEngine(wiring.Component):
     target : str, optional
         ``"ice40"`` or ``"ecp5"``: refuse multiplier operands (formats P, S, F, C) wider
         than the target's DSP (16 or 18 bits).
+    spram : bool, optional
+        Single-port S banks (one address for the column loader, the write-back and the
+        host port; the loader waits while a write-back uses the port, which its slack of
+        n² cycles per column absorbs: the cycle count is unchanged), named ``spram<p>``
+        and marked ``ram_style = "huge"`` so that Yosys maps them to the UP5K's
+        SB_SPRAM256KA. Their power-up content is undefined: the core clears S after
+        reset. By default (None) on when ``target == "ice40"``, at most 4 lanes, S at
+        most 16 bits, and a bank of more than 4 EBR (16 kbit) and at most 16K words.
 
     Raises
     ------
@@ -168,7 +176,8 @@ class SweepEngine(wiring.Component):
         naming the parameter.
     """
 
-    def __init__(self, cfg: Config, lanes: int, target: str | None = None):
+    def __init__(self, cfg: Config, lanes: int, target: str | None = None,
+                 spram: bool | None = None):
         if not isinstance(cfg, Config):
             raise ValueError(f"SweepEngine parameter 'cfg' must be a Config, got {cfg!r}")
         if cfg.approx != "exact":
@@ -201,6 +210,15 @@ class SweepEngine(wiring.Component):
         self.g_width = cfg.acc_widths["g"]
         self.bank_depth = n * self.T
         L = lanes
+        if spram is None:
+            spram = (target == "ice40" and L <= 4 and fm.S.w <= 16
+                     and 4 * 4096 < self.bank_depth * fm.S.w and self.bank_depth <= 16384)
+        #: single-port S banks (SPRAM on iCE40), see the ``spram`` parameter
+        self.spram = bool(spram)
+        #: the S bank of each lane (column c = p + L·t of S at words n·t .. n·t + n - 1)
+        self.banks = [Memory(shape=signed(fm.S.w), depth=max(self.bank_depth, 2), init=[],
+                             attrs={"ram_style": "huge"} if self.spram else None)
+                      for _ in range(L)]
         self.token_layout = data.StructLayout({
             "w": signed(fm.P.w), "valid": 1, "first": 1, "last": 1,
             "k": _bits(self.krows), "l": _bits(self.rowlen),
@@ -339,10 +357,10 @@ class SweepEngine(wiring.Component):
             prev = pe.tok_o
             ti, to = pe.tok_i, pe.tok_o
 
-            bank = Memory(shape=signed(wS), depth=max(self.bank_depth, 2), init=[])
+            bank = self.banks[p]
             buf = Memory(shape=signed(wS), depth=2 * n, init=[])
             zm = Memory(shape=signed(fm.H.w), depth=q, init=[])
-            m.submodules[f"bank{p}"] = bank
+            m.submodules[f"spram{p}" if self.spram else f"bank{p}"] = bank
             m.submodules[f"buf{p}"] = buf
             m.submodules[f"z{p}"] = zm
             bank_rd, bank_wr = bank.read_port(), bank.write_port()
@@ -385,14 +403,17 @@ class SweepEngine(wiring.Component):
             ld_half = Signal(name=f"ld_half_{p}")
             ld_v1 = Signal(name=f"ld_v1_{p}")
             ld_wa1 = Signal(range(2 * n), name=f"ld_wa1_{p}")
+            ld_go = Signal(name=f"ld_go_{p}")         # the loader reads this cycle
+            wb = Signal(name=f"wb_{p}")               # a write-back this cycle
+            m.d.comb += ld_go.eq(ld_on & ~wb if self.spram else ld_on)
             with m.If(to.ld):
                 m.d.sync += [ld_on.eq(1), ld_cnt.eq(0), ld_addr.eq(to.ldbase),
                              ld_half.eq(to.ldhalf)]
-            with m.Elif(ld_on):
+            with m.Elif(ld_go):
                 m.d.sync += [ld_cnt.eq(ld_cnt + 1), ld_addr.eq(ld_addr + 1)]
                 with m.If(ld_cnt == n - 1):
                     m.d.sync += ld_on.eq(0)
-            m.d.sync += [ld_v1.eq(ld_on), ld_wa1.eq(Mux(ld_half, n + ld_cnt, ld_cnt))]
+            m.d.sync += [ld_v1.eq(ld_go), ld_wa1.eq(Mux(ld_half, n + ld_cnt, ld_cnt))]
             m.d.comb += [buf_wr.addr.eq(ld_wa1), buf_wr.data.eq(bank_rd.data),
                          buf_wr.en.eq(ld_v1)]
 
@@ -445,14 +466,19 @@ class SweepEngine(wiring.Component):
             m.d.sync += [snew.eq(rq2.o), clip2.eq(rq2.clipped & e4 & h3_act)]
             # stage 5: write back in place (bank write port; host writes when idle)
             busy = self.busy
+            m.d.comb += wb.eq(e5 & h3_act)
             with m.If(busy):
                 m.d.comb += [bank_wr.addr.eq(h3_waddr), bank_wr.data.eq(snew),
-                             bank_wr.en.eq(e5 & h3_act),
-                             bank_rd.addr.eq(ld_addr)]
+                             bank_wr.en.eq(wb), bank_rd.addr.eq(ld_addr)]
             with m.Else():
                 m.d.comb += [bank_wr.addr.eq(host_addr), bank_wr.data.eq(self.s_wdata),
                              bank_wr.en.eq(self.s_we & (host_lane == p)),
                              bank_rd.addr.eq(host_addr)]
+            if self.spram:              # one port: one address, no read while writing
+                addr = Signal.like(h3_waddr, name=f"spram_addr_{p}")
+                m.d.comb += [addr.eq(Mux(busy, Mux(wb, h3_waddr, ld_addr), host_addr)),
+                             bank_wr.addr.eq(addr), bank_rd.addr.eq(addr),
+                             bank_rd.en.eq(~bank_wr.en)]
             # stage 6: G accumulate; stage 7: G out
             gacc = Signal(signed(self.g_width), name=f"gacc_{p}")
             h6_c = Signal.like(h0_c, name=f"h6_c_{p}")

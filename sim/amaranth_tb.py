@@ -80,7 +80,7 @@ class AmaranthDriver(CoreAccess):
 
 def simulate_amaranth(job: Job) -> tuple[dict, dict]:
     """Run ``job`` on the core in Amaranth's simulator; returns (report, dump)."""
-    core = Core(job.cfg, job.lanes)
+    core = Core(job.cfg, job.lanes, spram=job.spram)
     out = {}
 
     async def bench(ctx):

@@ -75,6 +75,8 @@ async def execute(job: Job, drv: Driver) -> tuple[dict, dict]:
     sb = Scoreboard(cfg, job.theta, job.V, job.c)
     wall0 = time.perf_counter()
     await drv.start()
+    while await drv.reg("STATUS") & 1:          # a core may clear S after reset
+        pass
     if job.check_bus:
         await check_bus_errors(drv, sb)
     await drv.load_params(job.theta, job.V, job.c)

@@ -44,6 +44,7 @@ class Job:
     ds: np.ndarray
     segments: list[Segment] = field(default_factory=list)
     check_bus: bool = False
+    spram: bool | None = None       # single-port S banks (None: the engine's default)
 
     def __post_init__(self) -> None:
         if not self.segments:
@@ -54,6 +55,7 @@ class Job:
 
     def save(self, path: str | Path) -> None:
         meta = {"cfg": self.cfg.to_dict(), "lanes": self.lanes, "check_bus": self.check_bus,
+                "spram": self.spram,
                 "segments": [s.__dict__ for s in self.segments]}
         np.savez(path, meta=np.array(json.dumps(meta)), theta=self.theta, V=self.V, c=self.c,
                  xs=self.xs, ds=self.ds)
@@ -64,4 +66,5 @@ class Job:
             meta = json.loads(str(z["meta"]))
             arr = {k: z[k] for k in ("theta", "V", "c", "xs", "ds")}
         return cls(Config.from_dict(meta["cfg"]), meta["lanes"], segments=[
-            Segment(**s) for s in meta["segments"]], check_bus=meta["check_bus"], **arr)
+            Segment(**s) for s in meta["segments"]], check_bus=meta["check_bus"],
+            spram=meta.get("spram"), **arr)

@@ -29,9 +29,9 @@ TOP = "rtrl_core"
 SIMULATORS = ("icarus", "verilator", "amaranth")
 
 
-def core_verilog(cfg: Config, lanes: int) -> str:
+def core_verilog(cfg: Config, lanes: int, spram: bool | None = None) -> str:
     """The Verilog of the core for ``cfg`` with ``lanes`` PEs (top module ``rtrl_core``)."""
-    return verilog.convert(Core(cfg, lanes), name=TOP, emit_src=False)
+    return verilog.convert(Core(cfg, lanes, spram=spram), name=TOP, emit_src=False)
 
 
 def generate(cfg: Config, lanes: int, outdir: str | Path) -> dict[str, Path]:
@@ -158,7 +158,7 @@ def simulate(job: Job, simulator: str = "icarus", build_root: str | Path | None 
         if dump:
             np.savez(dump, **data)
         return report
-    text = core_verilog(job.cfg, job.lanes)
+    text = core_verilog(job.cfg, job.lanes, job.spram)
     if simulator == "icarus":
         text = for_icarus(text)
     root = Path(build_root or "build/sim").resolve()

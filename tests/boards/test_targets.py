@@ -68,11 +68,13 @@ def test_block_ram_lower_bound_holds_for_real_ice40_builds(hidden, approx, ebr_p
     assert e.bram_min <= ebr_placed <= 30
 
 
-def test_estimate_refuses_exact_n16_on_one_lane_of_the_up5k():
-    """...and it refuses exact n = 16 on one lane, which nextpnr could not place (41 of
-    30 EBR: the 5,376-word S bank alone takes 21)."""
-    with pytest.raises(ValueError, match=r"at least 40 block RAMs, the iCE40UP5K-SG48 has 30"):
-        check_fit(Config(hidden=16, inputs=4), 1, board("icebreaker"))
+def test_s_banks_go_to_spram_when_they_do_not_fit_ebr():
+    """Exact n = 16 on one UP5K lane: with S in EBR nextpnr could not place it (41 of 30
+    EBR; the 5,376-word bank alone takes 21). Its bank is an SPRAM now, so it fits."""
+    e = check_fit(Config(hidden=16, inputs=4), 1, board("icebreaker"))
+    assert e.spram == 1 and e.bram_min <= 30
+    assert not any(d == 5376 for _, d, _, _ in e.mems)
+    assert estimate(Config(hidden=16, inputs=4), 1, board("ulx3s-85f")).spram == 0
 
 
 def test_divisor():

@@ -92,10 +92,11 @@ def _compare(step, S_hw, S_ref, G_hw, G_ref, sat_hw, sat_ref):
     assert sat_hw == sat_ref, f"step {step}: sat_s grew by {sat_hw}, model {sat_ref}"
 
 
-def run_engine_steps(cfg: Config, lanes: int, steps, S0=None, check_cycles=True):
+def run_engine_steps(cfg: Config, lanes: int, steps, S0=None, check_cycles=True, spram=None):
     """Run the engine over ``steps`` = [(W, z, dphi, chat, S_ref, G_ref, sat_ref), ...]
     with S carried in the banks (S0 loaded through the host port first, if given)."""
-    h = SweepHarness(cfg, lanes)
+    h = SweepHarness(cfg, lanes, spram=spram)
+    assert spram is None or h.engine.spram == spram
     e = h.engine
     n, nq = cfg.n, cfg.n * cfg.q
     expect_cycles = sweep_cycles(cfg, lanes)
@@ -212,6 +213,26 @@ def test_random_configs(idx):
     steps = _random_steps(cfg, nrng, 3, S0, kind)
     assert sum(s[6] for s in steps) > 0, "test setup: no saturation exercised"
     run_engine_steps(cfg, lanes, steps, S0=S0)
+
+
+@pytest.mark.parametrize("idx", [0, 2, 3, 4, 5, 8, 9, 13])
+def test_single_port_banks(idx):
+    """Single-port (SPRAM) banks: the loader waits for the write-backs, and S, G, the
+    saturations and the cycle count are those of the dual-port engine (the model's)."""
+    n, m, lanes = CASES[idx]
+    nrng = np.random.default_rng(2000 + idx)
+    cfg = Config(hidden=n, inputs=m, formats=Formats.uniform(12), r_sens="half_even")
+    S0 = nrng.integers(cfg.formats.S.min, cfg.formats.S.max + 1, (n, n * cfg.q))
+    steps = _random_steps(cfg, nrng, 3, S0, "mask")
+    run_engine_steps(cfg, lanes, steps, S0=S0, spram=True)
+
+
+def test_spram_choice():
+    """On iCE40, banks larger than 4 EBR go to SPRAM (n = 16, one lane: 5,376 words)."""
+    assert SweepEngine(Config(hidden=16, inputs=4), 1, "ice40").spram
+    assert not SweepEngine(Config(hidden=16, inputs=4), 1, "ecp5").spram
+    assert not SweepEngine(Config(hidden=8, inputs=4), 1, "ice40").spram     # 832 words
+    assert not SweepEngine(Config(hidden=16, inputs=4), 8, "ice40").spram     # 8 lanes > 4
 
 
 def test_twelve_hidden_units():

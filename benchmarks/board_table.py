@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from rtrledit.boards.build import BuildError, build
-from rtrledit.boards.targets import cycles_per_step
+from rtrledit.boards.targets import board, cycles_per_step
 from rtrledit.model.config import Config
 
 ROWS = {
@@ -32,7 +32,7 @@ ROWS = {
 def one(brd, approx, n, lanes, mhz, out: Path) -> dict:
     cfg = Config(hidden=n, inputs=4, outputs=1, approx=approx)
     row = {"board": brd, "approx": approx, "hidden": n, "lanes": lanes, "target_mhz": mhz,
-           "cycles_per_step": cycles_per_step(cfg, lanes)}
+           "cycles_per_step": cycles_per_step(cfg, lanes, family=board(brd).family)}
     t0 = time.monotonic()
     try:
         rep = build(cfg, lanes, brd, out / f"{brd}_{approx}_n{n}_L{lanes}", freq_mhz=mhz,

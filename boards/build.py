@@ -215,7 +215,7 @@ def build(cfg: Config, lanes: int, board_name: str, out_dir: Path, freq_mhz: flo
     clk, fmax, constraint = _fmax_of(npr)
     bit = out_dir / (f"{name}.bin" if brd.family == "ice40" else f"{name}.bit")
     target = top.freq_hz / 1e6
-    cps = cycles_per_step(cfg, lanes, learn=True)
+    cps = cycles_per_step(cfg, lanes, learn=True, family=brd.family)
     rep = {
         "board": brd.name, "device": brd.device, "family": brd.family,
         "hidden": cfg.n, "inputs": cfg.m, "outputs": cfg.p, "approx": cfg.approx,

@@ -293,7 +293,8 @@ class Device:
 
     # ------------------------------------------------------------------ device checks
     def check(self) -> DeviceInfo:
-        """The device is an rtrledit core built for this Config: ID, SHAPE, INFO."""
+        """The device is an rtrledit core built for this Config: ID, SHAPE, INFO; then
+        wait until it is idle."""
         ident = self.read_reg("ID")
         if ident != ID_MAGIC:
             raise DeviceError(f"the device's ID register reads 0x{ident:08x}, not an rtrledit "
@@ -314,6 +315,7 @@ class Device:
                              f"{self.layout.result_bytes} (other number formats?)")
         self.layout = P.Layout.from_config(self.cfg, info.fifo_depth)
         self.lanes = self.read_reg("LANES")
+        self.wait_idle()          # a core with S in SPRAM clears it after reset (BUSY)
         return info
 
     # ------------------------------------------------------------------ the network

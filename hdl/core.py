@@ -43,11 +43,14 @@ def result_layout(cfg: Config) -> data.StructLayout:
                               "flags": unsigned(len(SAT_NAMES))})
 
 
-def cycles_per_step(cfg: Config, lanes: int, learn: bool = True, track: bool = True) -> int:
+def cycles_per_step(cfg: Config, lanes: int, learn: bool = True, track: bool = True,
+                    spram: bool = False) -> int:
     """Clock cycles from accepting a sample to offering its result: the forward pass, the
     sweep when tracking or learning, the update when learning. (The result handshake and
-    the next acceptance add one cycle each when samples and results are always ready.)"""
-    engine = schedule(cfg, lanes)["cycles"] if cfg.approx == "exact" else snap1_cycles(cfg)
+    the next acceptance add one cycle each when samples and results are always ready.)
+    ``spram``: SnAp-1 with single-port S (half rate); exact RTRL's count does not change."""
+    engine = (schedule(cfg, lanes)["cycles"] if cfg.approx == "exact"
+              else snap1_cycles(cfg, spram))
     return (forward_cycles(cfg) + (engine if (learn or track) else 0)
             + (update_cycles(cfg) if learn else 0))
 
@@ -95,7 +98,14 @@ class Core(wiring.Component):
             if lanes != 1:
                 raise ValueError(f"Core parameter 'lanes': SnAp-1 uses one pipelined lane, "
                                  f"got {lanes}")
-            self.engine = Snap1Engine(cfg)
+            self.engine = Snap1Engine(cfg, target, spram)
+        # G in SPRAM too (single port: the engine writes it, then the update reads it)
+        # when it would take more than 16 EBR and the SPRAMs left hold it
+        g_bits, nq = cfg.acc_widths["g"], cfg.n * cfg.q
+        used = (lanes if cfg.approx == "exact" else 1) if self.engine.spram else 0
+        #: G in a single-port RAM (SPRAM on iCE40); ``spram`` True or False forces it
+        self.g_spram = (target == "ice40" and nq <= 16384 and 16 * 4096 < nq * g_bits
+                        and used + -(-g_bits // 16) <= 4) if spram is None else spram
         self.forward = ForwardUnit(cfg)
         self.update = UpdateUnit(cfg)
         self.regmap = register_map(cfg, lanes)
@@ -122,7 +132,13 @@ class Core(wiring.Component):
         um, u_rd, u_wr = mem("umem", signed(fm.P.w), n * (m + 1))
         vm, v_rd, v_wr = mem("vmem", signed(fm.O.w), p * n)
         cm, c_rd, c_wr = mem("cmem", signed(fm.O.w), p)
-        gm, g_rd, g_wr = mem("gmem", signed(upd.g_width), n * q)
+        if self.g_spram:
+            gm = Memory(shape=signed(upd.g_width), depth=n * q, init=[],
+                        attrs={"ram_style": "huge"})
+            md.submodules.gspram = gm
+            g_rd, g_wr = gm.read_port(), gm.write_port()
+        else:
+            gm, g_rd, g_wr = mem("gmem", signed(upd.g_width), n * q)
 
         # ------------------------------------------------------------ registers
         learn = Signal(init=1)
@@ -242,6 +258,10 @@ class Core(wiring.Component):
         # G: written by the engine, read by the update
         md.d.comb += [g_wr.addr.eq(eng.g_addr), g_wr.data.eq(eng.g_data), g_wr.en.eq(eng.g_en),
                       g_rd.addr.eq(upd.g_addr), upd.g_data.eq(g_rd.data)]
+        if self.g_spram:               # one port: never written and read in one cycle
+            g_addr = Signal.like(g_wr.addr)
+            md.d.comb += [g_addr.eq(Mux(eng.g_en, eng.g_addr, upd.g_addr)),
+                          g_wr.addr.eq(g_addr), g_rd.addr.eq(g_addr), g_rd.en.eq(~eng.g_en)]
 
         # ------------------------------------------------------------ register bus
         host_ok = idle                           # windows only between steps
@@ -352,7 +372,7 @@ class Core(wiring.Component):
 
     def cycles_per_step(self, learn: bool = True, track: bool = True) -> int:
         """See :func:`cycles_per_step`."""
-        return cycles_per_step(self.cfg, self.lanes, learn, track)
+        return cycles_per_step(self.cfg, self.lanes, learn, track, self.engine.spram)
 
     # ---------------------------------------------------------------- helpers
     def _s_words(self) -> int:

@@ -5,7 +5,7 @@ See :class:`Snap1Engine`.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 
@@ -16,9 +16,17 @@ from .sweep import engine_signature
 __all__ = ["Snap1Engine", "snap1_cycles"]
 
 
-def snap1_cycles(cfg: Config) -> int:
-    """Cycles from ``start`` to ``done`` of :class:`Snap1Engine`."""
-    return cfg.n * cfg.q + 5
+def snap1_cycles(cfg: Config, spram: bool = False) -> int:
+    """Cycles from ``start`` to ``done`` of :class:`Snap1Engine` (``spram``: single-port S,
+    one column every other cycle)."""
+    return 2 * cfg.n * cfg.q + 4 if spram else cfg.n * cfg.q + 5
+
+
+def snap1_spram(cfg: Config, target: str | None) -> bool:
+    """The default of :class:`Snap1Engine`'s ``spram``: on iCE40, when s (n·q words of at
+    most 16 bits, at most 16K) would take more than 8 EBR (32 kbit)."""
+    nq, w = cfg.n * cfg.q, cfg.formats.S.w
+    return target == "ice40" and w <= 16 and 8 * 4096 < nq * w and nq <= 16384
 
 
 class Snap1Engine(wiring.Component):
@@ -39,17 +47,33 @@ class Snap1Engine(wiring.Component):
     diagonal is read), ``dphi_*``, ``chat_*``, ``z_*``; the G write port ``g_*``; the S
     host port (``s_c`` = i·q + j addresses s[i, j]; ``s_k`` is ignored); ``sat_inc``.
 
-    Latency: n·q + 5 cycles from ``start`` to ``done``.
+    Latency: n·q + 5 cycles from ``start`` to ``done``; 2·n·q + 4 with ``spram``.
     Resources: three multipliers (W·s, φ'·s1, ĉ·s), two requantisers, the S RAM
     (n·q × w_S).
+
+    Parameters
+    ----------
+    cfg : Config
+    target : str, optional
+        ``"ice40"`` or ``"ecp5"`` (only used for the default of ``spram``).
+    spram : bool, optional
+        Single-port S (named ``spram``, ``ram_style = "huge"``: an SB_SPRAM256KA on the
+        UP5K): a column is issued every other cycle so that its read never meets a
+        write-back. Power-up content undefined: the core clears S after reset. Default:
+        :func:`snap1_spram`.
     """
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, target: str | None = None, spram: bool | None = None) -> None:
         if cfg.approx != "snap1":
             raise ValueError(f"Snap1Engine parameter 'cfg.approx' must be 'snap1', got {cfg.approx!r}")
         self.cfg = cfg
         self.g_width = cfg.acc_widths["g"]
-        self.cycles = snap1_cycles(cfg)
+        #: single-port S (SPRAM on iCE40)
+        self.spram = snap1_spram(cfg, target) if spram is None else bool(spram)
+        #: the S memory (s[i, j] at i·q + j)
+        self.smem = Memory(shape=signed(cfg.formats.S.w), depth=cfg.n * cfg.q, init=[],
+                           attrs={"ram_style": "huge"} if self.spram else None)
+        self.cycles = snap1_cycles(cfg, self.spram)
         #: the most saturations reported in one cycle (the two RQs)
         self.sat_inc_max = 2
         super().__init__(engine_signature(cfg, self.sat_inc_max))
@@ -59,23 +83,31 @@ class Snap1Engine(wiring.Component):
         n, q = cfg.n, cfg.q
         wrap, r = cfg.overflow == "wrap", cfg.r_sens
         md = Module()
-        smem = Memory(shape=signed(fm.S.w), depth=n * q, init=[])
-        md.submodules.smem = smem
+        smem = self.smem
+        md.submodules["spram" if self.spram else "smem"] = smem
         s_rd, s_wr = smem.read_port(), smem.write_port()
         rq1 = Requantiser(cfg.acc_widths["u"], fm.P.f, fm.S.w, r, wrap)
         rq2 = Requantiser(fm.S.w + fm.F.w, fm.F.f, fm.S.w, r, wrap)
         md.submodules.rq1, md.submodules.rq2 = rq1, rq2
 
-        # stage 0: column counter c = i·q + j
+        # stage 0: column counter c = i·q + j, a column issued every cycle (every other
+        # cycle with single-port S: reads at even, write-backs at odd offsets)
         active, g_en, last4 = Signal(), Signal(), Signal()
         c, i, j = Signal(range(n * q + 1)), Signal(range(n + 1)), Signal(range(q + 1))
         v1, v2, v3 = Signal(), Signal(), Signal()
+        l1, l2, l3 = Signal(), Signal(), Signal()       # the last column, by stage
         c1, c2, c3 = Signal.like(c), Signal.like(c), Signal.like(c)
         md.d.comb += self.busy.eq(active | v1 | v2 | v3 | g_en)
         diag = Signal.like(self.w_addr)      # i·(n + 1): W[i, i], from a counter
+        issue, phase = Signal(), Signal()
+        if self.spram:
+            md.d.comb += issue.eq(active & ~phase)
+            md.d.sync += phase.eq(active & ~phase)
+        else:
+            md.d.comb += issue.eq(active)
         with md.If(self.start & ~self.busy):
             md.d.sync += [active.eq(1), c.eq(0), i.eq(0), j.eq(0), diag.eq(0)]
-        with md.Elif(active):
+        with md.Elif(issue):
             md.d.sync += c.eq(c + 1)
             with md.If(j == q - 1):
                 md.d.sync += [j.eq(0), i.eq(i + 1), diag.eq(diag + n + 1)]
@@ -87,12 +119,14 @@ class Snap1Engine(wiring.Component):
                       self.z_addr.eq(j), s_rd.addr.eq(c)]
         with md.If(~self.busy):
             md.d.comb += s_rd.addr.eq(self.s_c)
+        last = issue & (i == n - 1) & (j == q - 1)
         md.d.comb += self.s_rdata.eq(s_rd.data)
         # stage 1: u = W[i,i]·s + z << zsh
         u = Signal(signed(cfg.acc_widths["u"]))
         dphi2, chat2 = Signal(signed(fm.F.w)), Signal(signed(fm.C.w))
         chat3 = Signal(signed(fm.C.w))
-        md.d.sync += [v1.eq(active), c1.eq(c), v2.eq(v1), c2.eq(c1), v3.eq(v2), c3.eq(c2),
+        md.d.sync += [v1.eq(issue), c1.eq(c), v2.eq(v1), c2.eq(c1), v3.eq(v2), c3.eq(c2),
+                      l1.eq(last), l2.eq(l1), l3.eq(l2),
                       u.eq(self.w_data * s_rd.data + (self.z_data << cfg.zterm_shift)),
                       dphi2.eq(self.dphi_data), chat2.eq(self.chat_data), chat3.eq(chat2)]
         # stage 2: s1 = RQ1(u); p = s1·φ'
@@ -105,8 +139,12 @@ class Snap1Engine(wiring.Component):
             md.d.comb += [s_wr.addr.eq(c3), s_wr.data.eq(rq2.o), s_wr.en.eq(1)]
         with md.Elif(self.s_we & ~self.busy):
             md.d.comb += [s_wr.addr.eq(self.s_c), s_wr.data.eq(self.s_wdata), s_wr.en.eq(1)]
+        if self.spram:                  # one port: one address, no read while writing
+            addr = Signal.like(c)
+            md.d.comb += [addr.eq(Mux(~self.busy, self.s_c, Mux(v3, c3, c))),
+                          s_rd.addr.eq(addr), s_wr.addr.eq(addr), s_rd.en.eq(~s_wr.en)]
         md.d.sync += [g_en.eq(v3), self.g_addr.eq(c3), self.g_data.eq(chat3 * rq2.o),
-                      last4.eq(v3 & ~v2), self.done.eq(last4)]
+                      last4.eq(l3), self.done.eq(last4)]
         md.d.comb += self.g_en.eq(g_en)
         # saturation count: stage 2 (RQ1) and stage 3 (RQ2)
         md.d.sync += self.sat_inc.eq((rq1.clipped & v2) + (rq2.clipped & v3))

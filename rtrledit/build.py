@@ -77,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
         est = check_fit(cfg, args.lanes, brd)
         out = {"board": brd.name, "fits": True, **est.to_dict(),
                "dsp_available": brd.resources["dsp"], "bram_available": brd.resources["bram"],
-               "cycles_per_step": cycles_per_step(cfg, args.lanes)}
+               "cycles_per_step": cycles_per_step(cfg, args.lanes, family=brd.family)}
         print(json.dumps(out) if args.json else
               f"{brd.name}: estimate fits ({est.dsp}/{brd.resources['dsp']} multipliers, "
               f"{est.bram_min}..{est.bram}/{brd.resources['bram']} block RAMs)")

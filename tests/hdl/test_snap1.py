@@ -15,8 +15,8 @@ from rtrledit.model.config import SAT_NAMES
 class Harness(wiring.Component):
     """The engine with W, φ', ĉ, z in RAMs the testbench fills before each sweep."""
 
-    def __init__(self, cfg):
-        self.engine = Snap1Engine(cfg)
+    def __init__(self, cfg, spram=False):
+        self.engine = Snap1Engine(cfg, spram=spram)
         fm, n, q = cfg.formats, cfg.n, cfg.q
         self.mems = {"w": Memory(shape=signed(fm.P.w), depth=n * n, init=[]),
                      "dphi": Memory(shape=signed(fm.F.w), depth=n, init=[]),
@@ -34,8 +34,11 @@ class Harness(wiring.Component):
         return m
 
 
+@pytest.mark.parametrize("spram", [False, True])
 @pytest.mark.parametrize("seed", range(8))
-def test_snap1_engine_matches_the_model(seed):
+def test_snap1_engine_matches_the_model(seed, spram):
+    """Every S word, G word and saturation count of every step; with single-port S
+    (spram) one column every other cycle."""
     rng = np.random.default_rng(seed)
     w = int(rng.integers(8, 17))
     cfg = Config(hidden=int(rng.integers(1, 6)), inputs=int(rng.integers(1, 3)), approx="snap1",
@@ -52,7 +55,7 @@ def test_snap1_engine_matches_the_model(seed):
     model = FixedRTRL(cfg, theta0, ints(f.O, (1, cfg.n)), ints(f.O, (1,)))
     T = 4
     tr = model.run(ints(f.X, (T, cfg.m)), ints(f.Y, (T, 1)), learn=True, trace=True).trace
-    top = Harness(cfg)
+    top = Harness(cfg, spram)
     e = top.engine
     got = []
 
@@ -94,4 +97,4 @@ def test_snap1_engine_matches_the_model(seed):
         assert S == tr["S"][t].ravel().tolist(), f"step {t}: S"
         assert G == tr["G"][t].ravel().tolist(), f"step {t}: G"
         assert sat == tr["sat"][t][SAT_NAMES.index("s")], f"step {t}: saturation count of S"
-        assert cycles == cfg.n * cfg.q + 5
+        assert cycles == (2 * cfg.n * cfg.q + 4 if spram else cfg.n * cfg.q + 5)

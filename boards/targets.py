@@ -8,12 +8,14 @@ place-and-route, a configuration that cannot fit, naming the resource and the ex
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass, field
 
 from amaranth.hdl import Fragment
 
 from ..model.config import Config
+from ..toolchain import require
 
 __all__ = ["Board", "BOARDS", "board", "Estimate", "estimate", "check_fit", "ice40_pll",
            "ecp5_pll", "cycles_per_step"]
@@ -39,8 +41,12 @@ class Board:
     ofl_board: str = ""      # openFPGALoader -b name
 
     def platform_class(self):
-        import importlib
-        return getattr(importlib.import_module(f"amaranth_boards.{self.module}"), self.platform)
+        try:
+            mod = importlib.import_module(f"amaranth_boards.{self.module}")
+        except ImportError:
+            require("amaranth-boards")         # raises the doctor's one-line message
+            raise
+        return getattr(mod, self.platform)
 
 
 _ECP5 = {  # LUT4, MULT18X18D, DP16KD (Lattice ECP5 family data sheet, table 1.1)

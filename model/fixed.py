@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
+from ._jit import jit
 
 from .config import SAT_NAMES, Config
 from .requant import ROUNDING_CODE, STOCHASTIC, dequantise, fit, lfsr_next, quantise, rq
@@ -61,7 +61,7 @@ def tanh_table(cfg: Config) -> np.ndarray:
     return quantise(np.tanh(centre / fm.A.one), fm.H)
 
 
-@njit(cache=True)
+@jit
 def tanh_index(a: int, shift: int, bits: int) -> int:
     """Table index of pre-activation ``a``: clamp(a >> shift) offset to 0..2^bits - 1."""
     half = 1 << (bits - 1)
@@ -73,7 +73,7 @@ def tanh_index(a: int, shift: int, bits: int) -> int:
     return i + half
 
 
-@njit(cache=True)
+@jit
 def _rqc(v, s, w, mode, wrap, sat, which):
     """RQ with the LFSR unused (modes other than stochastic), counting saturation."""
     r, clipped = rq(v, s, w, mode, wrap, 0)
@@ -82,7 +82,7 @@ def _rqc(v, s, w, mode, wrap, sat, which):
     return r
 
 
-@njit(cache=True)
+@jit
 def _update(K, value, grad, s, w, sat, which, lfsr):
     """Step 8 for one element: sat(value - RQ(grad, s -> w, r_upd)); LFSR advanced once."""
     lfsr[0] = lfsr_next(lfsr[0])
@@ -101,7 +101,7 @@ FLOAT_EXACT_BITS = 53
 BLAS_MIN_HIDDEN = 24
 
 
-@njit(cache=True)
+@jit
 def _ws_product(K, theta, Sm, u):
     """u = W·S exactly (W = Θ[:, :n], S as n × n·q). When the Config proves every partial
     sum fits 53 bits (``K.blas``), float64 BLAS computes it exactly, much faster than
@@ -122,7 +122,7 @@ def _ws_product(K, theta, Sm, u):
                 u[k, col] += w * Sm[l, col]
 
 
-@njit(cache=True)
+@jit
 def _step(K, x, d, learn, track, theta, V, c, h, S, lfsr, sat, table, z, a, dphi, y, e, chat, G, u):
     """One time step of §3.1. Updates theta, V, c, h, S, lfsr, sat in place; fills the rest.
 
@@ -215,7 +215,7 @@ def _step(K, x, d, learn, track, theta, V, c, h, S, lfsr, sat, table, z, a, dphi
     # 9. h_prev <- h happens in place: h now holds this step's h.
 
 
-@njit(cache=True)
+@jit
 def _run(K, xs, ds, learn, track, theta, V, c, h, S, lfsr, sat, table, ys, es, flags, tr):
     n, q = K.n, K.q
     z = np.zeros(q, np.int64)

@@ -12,7 +12,7 @@ bits: saturate (or wrap), reporting whether it was out of range.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import jit
 
 from .config import ROUNDINGS
 
@@ -28,7 +28,7 @@ ROUNDING_CODE = {name: code for code, name in enumerate(ROUNDINGS)}
 LFSR_TAPS = 0x80200003
 
 
-@njit(cache=True)
+@jit
 def lfsr_next(state: int) -> int:
     """One step of the 32-bit Galois LFSR x^32 + x^22 + x^2 + x + 1.
 
@@ -42,7 +42,7 @@ def lfsr_next(state: int) -> int:
     return state
 
 
-@njit(cache=True)
+@jit
 def shift_round(v: int, s: int, mode: int, r: int) -> int:
     """Shift ``v`` right by ``s`` with a rounding mode (no range check).
 
@@ -65,7 +65,7 @@ def shift_round(v: int, s: int, mode: int, r: int) -> int:
     return (v + off) >> s
 
 
-@njit(cache=True)
+@jit
 def fit(v: int, w: int, wrap: bool) -> tuple[int, bool]:
     """Fit ``v`` into ``w`` signed bits: saturate, or wrap when ``wrap``.
 
@@ -79,7 +79,7 @@ def fit(v: int, w: int, wrap: bool) -> tuple[int, bool]:
     return min(max(v, lo), hi), out
 
 
-@njit(cache=True)
+@jit
 def rq(v: int, s: int, w: int, mode: int, wrap: bool, r: int) -> tuple[int, bool]:
     """RQ of §3.1: :func:`shift_round` then :func:`fit`. Returns (value, out_of_range)."""
     return fit(shift_round(v, s, mode, r), w, wrap)

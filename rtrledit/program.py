@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from rtrledit.boards.targets import BOARDS, Board, board
+from rtrledit.toolchain import openfpgaloader_path, require
 
 __all__ = ["add_arguments", "main", "program_command"]
 
@@ -39,7 +40,6 @@ def program_command(brd: Board, bitstream: Path, tool: str = "openfpgaloader",
             raise ValueError(f"iceprog programs iCE40 boards only, not {brd.name}")
         exe = shutil.which("iceprog") or "iceprog"
         return [exe] + ([] if flash else ["-S"]) + [str(bitstream)]
-    from rtrledit.boards.build import openfpgaloader_path
     exe = openfpgaloader_path() or "openFPGALoader"
     if brd.family == "ice40":        # openFPGALoader writes the iCE40's flash
         return [exe, "-b", brd.ofl_board, str(bitstream)]
@@ -56,6 +56,9 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if not bit.exists():
         raise ValueError(f"bitstream {bit} not found: run 'rtrledit build --board {brd.name}' first")
+    if tool == "openfpgaloader":
+        require("openfpgaloader")
+        require("libusb")              # openFPGALoader starts, or the doctor's line
     if tool == "iceprog" and shutil.which("iceprog") is None:
         raise ValueError("iceprog not found (Debian: apt-get install fpga-icestorm); "
                          "or use --tool openfpgaloader")

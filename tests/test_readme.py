@@ -17,7 +17,13 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "my.toml").exists()
 
 
-def test_readme_test_command_is_what_ci_runs():
-    ci = (README.parent / ".ci" / "run").read_text()
-    cmd = re.search(r"```sh\n(apt-get update.*?)\n```", README.read_text(), re.S).group(1)
-    assert cmd.strip() in ci
+def test_readme_commands_are_what_ci_runs_in_a_new_venv():
+    ci = (README.parent / ".ci" / "run").read_text().splitlines()
+    text = README.read_text()
+    setup = re.search(r"```sh\n(pip install \. && rtrledit train)\n```", text).group(1)
+    tests = re.search(r"```sh\n(apt-get update.*?)\n```", text, re.S).group(1).strip()
+    assert setup in ci and tests in ci and ci.index(setup) < ci.index(tests)
+    venv = next(i for i, ln in enumerate(ci) if "-m venv" in ln)
+    activate = next(i for i, ln in enumerate(ci) if "/bin/activate" in ln)
+    assert venv < activate < ci.index(setup)
+    assert "mktemp" in "\n".join(ci[:venv + 1])      # a new environment every run

@@ -92,10 +92,14 @@ def _compare(step, S_hw, S_ref, G_hw, G_ref, sat_hw, sat_ref):
     assert sat_hw == sat_ref, f"step {step}: sat_s grew by {sat_hw}, model {sat_ref}"
 
 
-def run_engine_steps(cfg: Config, lanes: int, steps, S0=None, check_cycles=True, spram=None):
+def run_engine_steps(cfg: Config, lanes: int, steps, S0=None, check_cycles=True, spram=None,
+                     mutation=None):
     """Run the engine over ``steps`` = [(W, z, dphi, chat, S_ref, G_ref, sat_ref), ...]
-    with S carried in the banks (S0 loaded through the host port first, if given)."""
+    with S carried in the banks (S0 loaded through the host port first, if given).
+    ``mutation``: build the engine with that deliberate fault (mutation checks)."""
     h = SweepHarness(cfg, lanes, spram=spram)
+    if mutation is not None:
+        h.engine = SweepEngine(cfg, lanes, spram=spram, mutation=mutation)
     assert spram is None or h.engine.spram == spram
     e = h.engine
     n, nq = cfg.n, cfg.n * cfg.q
@@ -205,11 +209,13 @@ def test_random_configs(idx):
     rng = random.Random(1000 + idx)
     nrng = np.random.default_rng(1000 + idx)
     fm = Formats.uniform(rng.choice([8, 10, 12, 16])) if idx % 3 == 0 else _random_formats(rng)
+    kind = ("mask", "tanh", "any")[idx % 3]
+    # hardtanh's φ' is a mask (the engine relies on it); tanh's is any value of F
     cfg = Config(hidden=n, inputs=m, formats=fm,
+                 activation="hardtanh" if kind == "mask" else "tanh",
                  r_sens=("floor", "half_up", "half_even")[idx % 3],
                  overflow="wrap" if idx % 5 == 4 else "saturate")
     S0 = nrng.integers(cfg.formats.S.min, cfg.formats.S.max + 1, (n, n * cfg.q))
-    kind = ("mask", "tanh", "any")[idx % 3]
     steps = _random_steps(cfg, nrng, 3, S0, kind)
     assert sum(s[6] for s in steps) > 0, "test setup: no saturation exercised"
     run_engine_steps(cfg, lanes, steps, S0=S0)
@@ -237,7 +243,8 @@ def test_spram_choice():
 
 def test_twelve_hidden_units():
     """The largest n of the fast set (n = 12, m = 1, L = n: one round per 13 columns)."""
-    cfg = Config(hidden=12, inputs=1, formats=Formats.uniform(16), r_sens="half_up")
+    cfg = Config(hidden=12, inputs=1, formats=Formats.uniform(16), r_sens="half_up",
+                 activation="tanh")
     nrng = np.random.default_rng(12)
     S0 = nrng.integers(-3000, 3000, (12, 12 * cfg.q))
     steps = _random_steps(cfg, nrng, 2, S0, "tanh", big_every=2)
@@ -253,29 +260,36 @@ def test_random_configs_slow(seed):
     q = n + m + 1
     lanes = rng.choice([1, 2, n, max(1, n - 1), n + 3, n * q, rng.randint(1, n * q)])
     lanes = min(max(lanes, 1), n * q)
+    kind = rng.choice(["mask", "tanh", "any"])
     cfg = Config(hidden=n, inputs=m, formats=_random_formats(rng, 24),
+                 activation="hardtanh" if kind == "mask" else "tanh",
                  r_sens=rng.choice(["floor", "half_up", "half_even"]),
                  overflow=rng.choice(["saturate", "wrap"]))
     S0 = nrng.integers(cfg.formats.S.min, cfg.formats.S.max + 1, (n, n * q))
-    steps = _random_steps(cfg, nrng, 4, S0, rng.choice(["mask", "tanh", "any"]))
+    steps = _random_steps(cfg, nrng, 4, S0, kind)
     run_engine_steps(cfg, lanes, steps, S0=S0)
 
 
 # ----------------------------------------------------------------------------- cycles
+@pytest.mark.parametrize("activation", ["hardtanh", "tanh"])
 @pytest.mark.parametrize("n,m,lanes", [(4, 4, 4), (3, 1, 5), (1, 1, 3)])
-def test_measured_cycles_equal_formula(n, m, lanes):
-    cfg = Config(hidden=n, inputs=m)
+def test_measured_cycles_equal_formula(n, m, lanes, activation):
+    cfg = Config(hidden=n, inputs=m, activation=activation)
     assert measure_sweep_cycles(cfg, lanes) == sweep_cycles(cfg, lanes)
 
 
+@pytest.mark.parametrize("activation", ["hardtanh", "tanh"])
 @pytest.mark.parametrize("n", [4, 8, 16])
 @pytest.mark.parametrize("lanes", [1, 4, 8])
-def test_cycle_target(n, lanes):
-    """≤ 1.05·n²·nq/L + overhead O(L + q) (+ n² per sweep when L does not divide nq)."""
-    cfg = Config(hidden=n, inputs=4)
+def test_cycle_target(n, lanes, activation):
+    """≤ n²·nq/L · (n + slots)/n (the slots of the one multiplier per lane: 1 for
+    hardtanh, 2 for tanh) + overhead O(n + L + q) (+ one round when L does not divide nq)."""
+    cfg = Config(hidden=n, inputs=4, activation=activation)
     q = cfg.q
-    extra = n * n if (n * q) % lanes else 0
-    assert sweep_cycles(cfg, lanes) <= 1.05 * ideal_cycles(cfg, lanes) + max(q, 4) + lanes + 9 + extra
+    slots = 1 if activation == "hardtanh" else 2
+    extra = n * (n + slots) if (n * q) % lanes else 0
+    bound = ideal_cycles(cfg, lanes) * (n + slots) / n + max(q, 4) + 2 * n + lanes + 7 + extra
+    assert sweep_cycles(cfg, lanes) <= bound
 
 
 # ----------------------------------------------------------------------------- parameters

@@ -3,8 +3,9 @@
 
 n = 8, m = 4 (q = 13), L = 4 lanes, 16-bit default formats. The engine is converted to
 RTLIL and synthesised with ``synth_ice40 -dsp`` (and ``synth_ecp5``); the ``stat`` report
-is parsed: the design must use exactly 2·L multipliers (L PE multipliers plus one
-time-shared φ'/ĉ multiplier per lane, see ``docs/hdl.md``) and fit the UP5K (5,280 LCs,
+is parsed: the design must use exactly L multipliers (one per lane: the lane's
+multiplier is time-shared between W·S, φ'·s1 and ĉ·S_new, see ``docs/hdl.md``), for
+hardtanh and for tanh, and fit the UP5K (5,280 LCs,
 30 EBR, 4 SPRAM, 8 DSP). The Yosys logs are kept under ``build/test-artifacts/``.
 """
 
@@ -15,6 +16,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+
+import pytest
 
 from tests.tools import missing
 from amaranth.back import rtlil
@@ -40,13 +43,14 @@ def parse_stat(text: str) -> dict[str, int]:
     return cells
 
 
-def _synth(tmp_path: Path, target: str, script: str) -> tuple[dict[str, int], str]:
-    cfg = Config(hidden=N, inputs=M)
+def _synth(tmp_path: Path, target: str, script: str,
+           activation: str = "hardtanh") -> tuple[dict[str, int], str]:
+    cfg = Config(hidden=N, inputs=M, activation=activation)
     eng = SweepEngine(cfg, LANES, target=target)
     il = tmp_path / "sweep.il"
     il.write_text(rtlil.convert(eng, name="sweep"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = ARTIFACTS / f"sweep_{target}_n{N}_m{M}_L{LANES}.yosys.log"
+    log = ARTIFACTS / f"sweep_{target}_{activation}_n{N}_m{M}_L{LANES}.yosys.log"
     # YoWASP tools see the working directory only: run there, then keep the log
     proc = subprocess.run([YOSYS, "-q", "-l", "yosys.log", "-p",
                            f"read_rtlil sweep.il; {script}; stat"],
@@ -57,8 +61,9 @@ def _synth(tmp_path: Path, target: str, script: str) -> tuple[dict[str, int], st
     return parse_stat(text), text
 
 
-def test_synth_ice40_up5k(tmp_path):
-    cells, _ = _synth(tmp_path, "ice40", "synth_ice40 -dsp -top sweep")
+@pytest.mark.parametrize("activation", ["hardtanh", "tanh"])
+def test_synth_ice40_up5k(tmp_path, activation):
+    cells, _ = _synth(tmp_path, "ice40", "synth_ice40 -dsp -top sweep", activation)
     dsp = cells.get("SB_MAC16", 0)
     ebr = cells.get("SB_RAM40_4K", 0)
     spram = cells.get("SB_SPRAM256KA", 0)
@@ -69,8 +74,9 @@ def test_synth_ice40_up5k(tmp_path):
     lcs_bound = luts + ffs
     summary = (f"SB_MAC16={dsp} SB_RAM40_4K={ebr} SB_SPRAM256KA={spram} SB_LUT4={luts} "
                f"DFF={ffs} LC<={lcs_bound}")
-    (ARTIFACTS / f"sweep_ice40_n{N}_m{M}_L{LANES}.summary.txt").write_text(summary + "\n")
-    assert dsp == 2 * LANES, f"expected {2 * LANES} SB_MAC16 (L PE + L shared), {summary}"
+    (ARTIFACTS / f"sweep_ice40_{activation}_n{N}_m{M}_L{LANES}.summary.txt").write_text(
+        summary + "\n")
+    assert dsp == LANES, f"expected {LANES} SB_MAC16 (one per lane), {summary}"
     assert not any(k.startswith("$") and k != "$scopeinfo" for k in cells), \
         f"unmapped cells left: {cells}"
     assert dsp <= UP5K["DSP"] and ebr <= UP5K["EBR"] and spram <= UP5K["SPRAM"], summary
@@ -79,6 +85,7 @@ def test_synth_ice40_up5k(tmp_path):
     assert ebr == 3 * LANES, summary
 
 
-def test_synth_ecp5(tmp_path):
-    cells, _ = _synth(tmp_path, "ecp5", "synth_ecp5 -top sweep")
-    assert cells.get("MULT18X18D", 0) == 2 * LANES, cells
+@pytest.mark.parametrize("activation", ["hardtanh", "tanh"])
+def test_synth_ecp5(tmp_path, activation):
+    cells, _ = _synth(tmp_path, "ecp5", "synth_ecp5 -top sweep", activation)
+    assert cells.get("MULT18X18D", 0) == LANES, cells

@@ -9,7 +9,7 @@ from rtrledit.program import program_command
 
 
 def test_build_estimate_refuses_too_many_multipliers(capsys):
-    rc = main(["build", "--board", "icebreaker", "--hidden", "16", "--lanes", "4", "--estimate"])
+    rc = main(["build", "--board", "icebreaker", "--hidden", "16", "--lanes", "8", "--estimate"])
     err = capsys.readouterr().err
     assert rc == 2
     assert "does not fit icebreaker" in err and "SB_MAC16" in err and "2 too many" in err
@@ -28,7 +28,7 @@ def test_build_estimate_json(capsys):
     rc = main(["build", "--board", "ulx3s-85f", "--hidden", "8", "--lanes", "8", "--estimate",
                "--json"])
     out = json.loads(capsys.readouterr().out)
-    assert rc == 0 and out["fits"] and out["dsp"] == 18 and out["dsp_available"] == 156
+    assert rc == 0 and out["fits"] and out["dsp"] == 8 + 2 and out["dsp_available"] == 156
 
 
 def test_build_bad_freq(capsys, tmp_path):

@@ -1,22 +1,34 @@
 """Learning steps per second: the bit-exact integer model vs float64 RTRL, one run.
 
-Usage: python benchmarks/model_speed.py [--sizes 8 16 32] [--inputs 4] [--write docs/performance.md]
+Usage: python benchmarks/model_speed.py [--sizes 8 16 32] [--inputs 4] [--before FILE]
+       [--write docs/performance.md]
 
-Three implementations learn the same stream (exact RTRL, hardtanh, 16-bit formats for the
+Every implementation learns the same stream (exact RTRL, hardtanh, 16-bit formats for the
 integer model), side by side in one process, best of several repeats:
 
 - ``numpy``   a plain float64 numpy RTRL as the usual open-source implementations write it:
               per step one dense product of the n×n recurrent Jacobian with the n×(n·q)
               sensitivity matrix, in a Python loop;
+- ``jax``     the same RTRL as one jitted ``jax.lax.scan`` over the sequence, float64,
+              timed after compilation (only when ``jax`` is importable);
 - ``float``   rtrledit's float64 reference (:class:`rtrledit.model.FloatRTRL`);
-- ``fixed``   rtrledit's bit-exact integer model (:class:`rtrledit.model.FixedRTRL`, numba).
+- ``fixed``   rtrledit's bit-exact integer model (:class:`rtrledit.model.FixedRTRL`, numba);
+- ``before``  (with ``--before FILE``) the ``FixedRTRL`` of another copy of model/fixed.py,
+              e.g. ``git show HEAD~1:model/fixed.py > /tmp/old.py``, timed in the same run;
+- ``bound``   the single-thread float64 GEMM bound: 1 / (time of one ``np.dot`` of W (n×n)
+              by S (n × n·q), BLAS limited to one thread), the speed of any exact RTRL that
+              did nothing but the n⁴ product in BLAS.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import platform
+import sys
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -46,6 +58,72 @@ def numpy_rtrl(theta, V, c, xs, ds, eta=2**-8):
     return V
 
 
+def jax_rtrl(eta: float = 2**-8) -> Callable | None:
+    """The numpy baseline as one jitted ``lax.scan`` (float64), or None without jax.
+
+    Returns ``run(theta, V, c, xs, ds) -> V``, compiled on its first call."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def step(carry, xd):
+        theta, V, c, h, M = carry
+        x, d = xd
+        n, q = theta.shape
+        z = jnp.concatenate([h, x, jnp.ones(1)])
+        a = theta @ z
+        h = jnp.clip(a, -1.0, 1.0)
+        dphi = (jnp.abs(a) < 1.0).astype(jnp.float64)
+        e = V @ h + c - d
+        M = theta[:, :n] @ M.reshape(n, n * q)
+        M = M.reshape(n, n, q).at[jnp.arange(n), jnp.arange(n)].add(z)
+        M = M * dphi[:, None, None]
+        G = jnp.einsum("k,kiq->iq", V.T @ e, M)
+        return (theta - eta * G, V - eta * jnp.outer(e, h), c - eta * e, h, M), None
+
+    @jax.jit
+    def run(theta, V, c, xs, ds):
+        n, q = theta.shape
+        init = (theta, V, c, jnp.zeros(n), jnp.zeros((n, n, q)))
+        (theta, V, c, h, M), _ = jax.lax.scan(step, init, (xs, ds))
+        return V
+
+    def call(theta, V, c, xs, ds):
+        return np.asarray(run(theta, V, c, xs, ds).block_until_ready())
+    return call
+
+
+def gemm_bound(n: int, q: int, repeats: int = 200) -> float:
+    """Steps/s if a step cost only one single-thread float64 W (n×n) · S (n×n·q) product."""
+    from threadpoolctl import threadpool_limits
+    rng = np.random.default_rng(0)
+    W, S = rng.normal(size=(n, n)), rng.normal(size=(n, n * q))
+    out = np.empty((n, n * q))
+    with threadpool_limits(limits=1, user_api="blas"):
+        np.dot(W, S, out=out)
+        best = float("inf")
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                np.dot(W, S, out=out)
+            best = min(best, (time.perf_counter() - t0) / repeats)
+    return 1.0 / best
+
+
+def load_fixed(path: str) -> type:
+    """``FixedRTRL`` from another copy of model/fixed.py, loaded inside rtrledit.model
+    (so its relative imports resolve) under a name of its own."""
+    name = "rtrledit.model._fixed_before"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod.FixedRTRL
+
+
 def steps_per_second(fn, steps: int, repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
@@ -55,7 +133,8 @@ def steps_per_second(fn, steps: int, repeats: int) -> float:
     return steps / best
 
 
-def bench(n: int, m: int, repeats: int) -> dict[str, float]:
+def bench(n: int, m: int, repeats: int, before: type | None, jrun: Callable | None) -> dict:
+    """Steps/s of every implementation at one size (same stream, same initial weights)."""
     cfg = Config(hidden=n, inputs=m, outputs=1)
     theta, V, c = init_params(n, m, 1, seed=0)
     steps = max(200, 400_000 // (n * n * n))
@@ -65,13 +144,39 @@ def bench(n: int, m: int, repeats: int) -> dict[str, float]:
     fixed = FixedRTRL.from_float(cfg, theta, V, c)
     xi, di = fixed.quantise_inputs(xs, ds)
     fixed.run(xi[:2], di[:2])  # compile (cached after the first run)
-    return {
+    r = {
         "numpy": steps_per_second(lambda: numpy_rtrl(theta, V, c, xs, ds), steps, repeats),
         "float": steps_per_second(
             lambda: FloatRTRL.from_config(cfg, theta, V, c).run(xs, ds), steps, repeats),
         "fixed": steps_per_second(
             lambda: FixedRTRL.from_float(cfg, theta, V, c).run(xi, di), steps, repeats),
+        "bound": gemm_bound(n, cfg.q),
     }
+    if jrun is not None:
+        jrun(theta, V, c, xs, ds)  # compile
+        r["jax"] = steps_per_second(lambda: jrun(theta, V, c, xs, ds), steps, repeats)
+    if before is not None:
+        before.from_float(cfg, theta, V, c).run(xi[:2], di[:2])
+        r["before"] = steps_per_second(
+            lambda: before.from_float(cfg, theta, V, c).run(xi, di), steps, repeats)
+    return r
+
+
+def table(results: dict[int, dict], m: int) -> str:
+    """The Markdown table: one row per n, every implementation side by side."""
+    some = next(iter(results.values()))
+    cols = [k for k in ("numpy", "jax", "float", "before", "fixed", "bound") if k in some]
+    head = {"numpy": "numpy RTRL", "jax": "JAX scan f64", "float": "float reference",
+            "before": "integer model, before", "fixed": "integer model",
+            "bound": "1-thread GEMM bound"}
+    ratios = [("fixed", "numpy")] + [("fixed", k) for k in ("jax", "before", "bound") if k in some]
+    rows = ["| n | m | " + " | ".join(head[k] for k in cols) + " | "
+            + " | ".join(f"{a} / {b}" for a, b in ratios) + " |",
+            "|---:|---:|" + "---:|" * (len(cols) + len(ratios))]
+    for n, r in results.items():
+        rows.append(f"| {n} | {m} | " + " | ".join(f"{r[k]:,.0f}" for k in cols) + " | "
+                    + " | ".join(f"{r[a] / r[b]:.2f}×" for a, b in ratios) + " |")
+    return "\n".join(rows)
 
 
 def main() -> None:
@@ -79,27 +184,20 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32])
     ap.add_argument("--inputs", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--before", help="also time the FixedRTRL of this copy of model/fixed.py")
+    ap.add_argument("--no-jax", action="store_true", help="leave the JAX column out")
     ap.add_argument("--write", help="also write the table (Markdown) to this file")
     args = ap.parse_args()
-    rows = ["| n | m | numpy RTRL (steps/s) | float reference (steps/s) | integer model "
-            "(steps/s) | integer / numpy |", "|---:|---:|---:|---:|---:|---:|"]
-    for n in args.sizes:
-        r = bench(n, args.inputs, args.repeats)
-        rows.append(f"| {n} | {args.inputs} | {r['numpy']:,.0f} | {r['float']:,.0f} | "
-                    f"{r['fixed']:,.0f} | {r['fixed'] / r['numpy']:.1f}× |")
-    table = "\n".join(rows)
-    print(table)
+    before = load_fixed(args.before) if args.before else None
+    jrun = None if args.no_jax else jax_rtrl()
+    results = {n: bench(n, args.inputs, args.repeats, before, jrun) for n in args.sizes}
+    text = table(results, args.inputs)
+    print(text)
     if args.write:
-        import os
         cpu = platform.processor() or platform.machine()
         with open(args.write, "w") as fh:
-            fh.write("# Golden-model speed\n\nOne learning step (exact RTRL, hardtanh; the "
-                     "integer model with 16-bit formats), best of "
-                     f"{args.repeats} runs, all three timed in the same run on a "
-                     f"{os.cpu_count()}-core {cpu} machine.\n\nMade by:\n\n"
-                     f"    python benchmarks/model_speed.py --sizes {' '.join(map(str, args.sizes))}"
-                     f" --inputs {args.inputs} --write {args.write}\n\n{table}\n\n"
-                     + __doc__.split("\n\n", 2)[2])
+            fh.write(f"# Golden-model speed\n\nBest of {args.repeats} runs, all timed in the "
+                     f"same run on a {os.cpu_count()}-core {cpu} machine.\n\n{text}\n")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 from ._jit import jit
 
+from .calibrate import blas_min_hidden
 from .config import SAT_NAMES, Config
-from .requant import ROUNDING_CODE, STOCHASTIC, dequantise, fit, lfsr_next, quantise, rq
+from .requant import HALF_EVEN, HALF_UP, ROUNDING_CODE, STOCHASTIC, dequantise, fit, lfsr_next, quantise, rq
 
 __all__ = ["FixedRTRL", "FixedRun", "tanh_table", "tanh_index", "kernel_constants", "TRACE_FIELDS"]
 
@@ -36,16 +37,47 @@ K = namedtuple("K", "n m p q wX fX wH fH wP fP wA fA wF fF wO fO wY fY wC fC wS 
 TRACE_FIELDS = ("z", "a", "h", "dphi", "y", "e", "chat", "G", "S", "theta", "V", "c", "sat")
 
 
-def kernel_constants(cfg: Config) -> K:
-    """The Config flattened into the integers the kernel (and the HDL) use."""
+def kernel_constants(cfg: Config, blas: bool | None = None) -> K:
+    """The Config flattened into the integers the kernel (and the HDL) use.
+
+    ``K.blas``: the W·S product of exact RTRL runs in float64 BLAS. Only when the Config
+    proves it exact (:func:`float_exact`), whatever is asked; then ``blas`` when given,
+    else from :func:`blas_threshold` on (measured per machine).
+    """
     fm = cfg.formats
+    if blas is None:
+        blas = float_exact(cfg) and cfg.n >= blas_threshold()
     return K(cfg.n, cfg.m, cfg.p, cfg.q,
              fm.X.w, fm.X.f, fm.H.w, fm.H.f, fm.P.w, fm.P.f, fm.A.w, fm.A.f, fm.F.w, fm.F.f,
              fm.O.w, fm.O.f, fm.Y.w, fm.Y.f, fm.C.w, fm.C.f, fm.S.w, fm.S.f,
              ROUNDING_CODE[cfg.r_fwd], ROUNDING_CODE[cfg.r_sens], ROUNDING_CODE[cfg.r_upd],
              cfg.overflow == "wrap", cfg.eta, cfg.eta_o, cfg.activation == "tanh",
              cfg.approx == "snap1", cfg.tanh_shift, cfg.tanh_bits,
-             cfg.acc_widths["u"] <= FLOAT_EXACT_BITS and cfg.n >= BLAS_MIN_HIDDEN)
+             bool(blas) and float_exact(cfg))
+
+
+def float_exact(cfg: Config) -> bool:
+    """Whether float64 computes step 7 of exact RTRL exactly, in any order.
+
+    ``acc_widths`` bounds each sum by the sum of the magnitudes of its terms, so it
+    bounds every partial sum a BLAS may form, in any order or blocking: u = W·S + z-term
+    (``"u"``), the product RQ(u)·φ' (``"s_dphi"``) and G = Σ ĉ·S (``"g"``). Integers of
+    magnitude up to 2^53 are exact in float64 (an FMA of exact operands with an exact
+    result rounds nothing; scaling by a power of two is exact), so 53 signed bits for
+    each suffice; the rounding offsets of RQ add less than one bit (2^(s-1) to a value
+    below 2^52). S itself (w_S <= 32 bits) is exact in float64.
+    """
+    w = cfg.acc_widths
+    return (cfg.approx == "exact" and cfg.r_sens != "stochastic"   # (the Config refuses it)
+            and max(w["u"], w["s_dphi"], w["g"]) <= FLOAT_EXACT_BITS)
+
+
+def blas_threshold() -> int:
+    """The hidden size from which W·S goes to BLAS: :data:`BLAS_MIN_HIDDEN` when set
+    (tests set it), else the measured, cached value (:mod:`rtrledit.model.calibrate`)."""
+    if BLAS_MIN_HIDDEN is not None:
+        return BLAS_MIN_HIDDEN
+    return blas_min_hidden()
 
 
 def tanh_table(cfg: Config) -> np.ndarray:
@@ -95,24 +127,16 @@ def _update(K, value, grad, s, w, sat, which, lfsr):
 
 #: Integers below 2^53 are exact in float64, and so are sums that stay below it.
 FLOAT_EXACT_BITS = 53
-#: From this hidden size on, the W·S product goes to float64 BLAS (when exact): measured
-#: with benchmarks/model_speed.py, int64 loops win at n = 16 (111k vs 96k steps/s) and BLAS
-#: at n = 32 (15.5k vs 8.7k steps/s).
-BLAS_MIN_HIDDEN = 24
+#: From this hidden size on, the W·S product goes to float64 BLAS (when exact). None: the
+#: size measured on this machine (:func:`rtrledit.model.calibrate.blas_min_hidden`, with
+#: its environment override ``RTRLEDIT_BLAS_MIN_HIDDEN``); an integer overrides both.
+BLAS_MIN_HIDDEN: int | None = None
 
 
 @jit
-def _ws_product(K, theta, Sm, u):
-    """u = W·S exactly (W = Θ[:, :n], S as n × n·q). When the Config proves every partial
-    sum fits 53 bits (``K.blas``), float64 BLAS computes it exactly, much faster than
-    integer loops; otherwise int64 loops do."""
-    n, nq = K.n, Sm.shape[1]
-    if K.blas:
-        uf = np.dot(theta[:, :n].astype(np.float64), Sm.astype(np.float64))
-        for k in range(n):
-            for col in range(nq):
-                u[k, col] = np.int64(uf[k, col])
-        return
+def _ws_int(theta, Sm, u):
+    """u = W·S in int64 loops (W = Θ[:, :n], S as n × n·q): exact for every Config."""
+    n, nq = Sm.shape
     for k in range(n):
         for col in range(nq):
             u[k, col] = 0
@@ -123,7 +147,105 @@ def _ws_product(K, theta, Sm, u):
 
 
 @jit
-def _step(K, x, d, learn, track, theta, V, c, h, S, lfsr, sat, table, z, a, dphi, y, e, chat, G, u):
+def _ws_blas(theta, Wf, Sf, uf):
+    """uf = W·S in float64 BLAS, exact when :func:`float_exact`. ``Sf`` is S as float64,
+    kept up to date by :func:`_sens_requant`; W is converted into ``Wf``; nothing is
+    allocated."""
+    n = Wf.shape[0]
+    for k in range(n):
+        for l in range(n):
+            Wf[k, l] = theta[k, l]
+    np.dot(Wf, Sf, uf)
+
+
+@jit
+def _repeat_ws_int(theta, Sm, u, reps):
+    """``reps`` calls of :func:`_ws_int` (the calibration times this)."""
+    for _ in range(reps):
+        _ws_int(theta, Sm, u)
+
+
+@jit
+def _repeat_ws_blas(theta, Wf, Sf, uf, reps):
+    """``reps`` calls of :func:`_ws_blas` (the calibration times this)."""
+    for _ in range(reps):
+        _ws_blas(theta, Wf, Sf, uf)
+
+
+@jit
+def _sens_requant(K, u, z, dphi, chat, Sm, Gm, sat):
+    """Step 7 after the int64 product, for every column: u += e_i z_j term, the two RQs,
+    S (into ``Sm``) and G (into ``Gm``, G flattened to n·q), in one pass."""
+    n, q = K.n, K.q
+    nq = n * q
+    zsh = K.fP + K.fS - K.fH
+    for i in range(n):
+        for j in range(q):
+            u[i, i * q + j] += z[j] << zsh
+    for col in range(nq):
+        Gm[col] = 0
+    clipped = 0
+    for k in range(n):
+        dk, ck = dphi[k], chat[k]
+        for col in range(nq):
+            s1, c1 = rq(u[k, col], K.fP, K.wS, K.r_sens, K.wrap, 0)
+            s2, c2 = rq(s1 * dk, K.fF, K.wS, K.r_sens, K.wrap, 0)
+            Sm[k, col] = s2
+            Gm[col] += ck * s2
+            clipped += c1 + c2
+    sat[SAT_S] += clipped
+
+
+@jit
+def _rq_float(v, scale, half, even, lo, hi, wrap):
+    """RQ of an exact float64 integer ``v``: (result, out of range), bit-equal to
+    :func:`~rtrledit.model.requant.rq` for floor, half_up and half_even.
+
+    ``scale`` = 2^-s (exact); ``half`` 0.5 for half_up, else 0; ``even`` for half_even,
+    which is rint (IEEE round-half-even): ``v·2^-s`` and ``v·2^-s + 0.5`` are exact (below
+    2^53), so floor / rint of them are RQ's integer shifts. ``s <= 0`` gives an exact
+    integer, left alone by floor and rint. Wrap is ``v - 2^w·floor((v - lo) / 2^w)``.
+    """
+    t = v * scale
+    r = np.rint(t) if even else np.floor(t + half)
+    out = r < lo or r > hi
+    if wrap:
+        span = hi - lo + 1.0
+        return r - span * np.floor((r - lo) / span), out
+    return min(max(r, lo), hi), out
+
+
+@jit
+def _sens_requant_float(K, uf, z, dphi, chat, Sf, Gf, sat):
+    """Step 7 after the BLAS product, all in exact float64 (see :func:`float_exact`):
+    the e_i z_j term, the two RQs, S (into ``Sf``) and G (into ``Gf``, n·q), one pass."""
+    n, q = K.n, K.q
+    nq = n * q
+    zsh = K.fP + K.fS - K.fH
+    for i in range(n):
+        for j in range(q):
+            uf[i, i * q + j] += z[j] << zsh
+    lo, hi = float(-(1 << (K.wS - 1))), float((1 << (K.wS - 1)) - 1)
+    half = 0.5 if K.r_sens == HALF_UP else 0.0
+    even = K.r_sens == HALF_EVEN
+    sc1, sc2 = 2.0 ** -K.fP, 2.0 ** -K.fF
+    for col in range(nq):
+        Gf[col] = 0.0
+    clipped = 0
+    for k in range(n):
+        dk, ck = float(dphi[k]), float(chat[k])
+        for col in range(nq):
+            s1, c1 = _rq_float(uf[k, col], sc1, half, even, lo, hi, K.wrap)
+            s2, c2 = _rq_float(s1 * dk, sc2, half, even, lo, hi, K.wrap)
+            Sf[k, col] = s2
+            Gf[col] += ck * s2
+            clipped += c1 + c2
+    sat[SAT_S] += clipped
+
+
+@jit
+def _step(K, x, d, learn, track, theta, V, c, h, S, lfsr, sat, table, z, a, dphi, y, e, chat, G,
+          u, Wf, Sf, uf, Gf):
     """One time step of §3.1. Updates theta, V, c, h, S, lfsr, sat in place; fills the rest.
 
     ``track`` runs step 7 (sensitivities and G), ``learn`` step 8 (and implies ``track``);
@@ -184,22 +306,15 @@ def _step(K, x, d, learn, track, theta, V, c, h, S, lfsr, sat, table, z, a, dphi
         else:
             # u = W S over all n*q columns (S is passed as n x (n*q): column (i, j) at i*q + j),
             # then the e_i z_j term: row i of column (i, j) gets z[j] aligned to f_P + f_S.
-            Sm = S
-            _ws_product(K, theta, Sm, u)
-            for i in range(n):
-                for j in range(q):
-                    u[i, i * q + j] += z[j] << zsh
-            Gm = G.reshape(n * q)
-            Gm[:] = 0
-            clipped = 0
-            for k in range(n):
+            if K.blas:   # S lives in Sf (float64) here; _run copies it back into S
+                _ws_blas(theta, Wf, Sf, uf)
+                _sens_requant_float(K, uf, z, dphi, chat, Sf, Gf, sat)
+                Gm = G.reshape(n * q)
                 for col in range(n * q):
-                    s1, c1 = rq(u[k, col], K.fP, K.wS, K.r_sens, K.wrap, 0)
-                    s2, c2 = rq(s1 * dphi[k], K.fF, K.wS, K.r_sens, K.wrap, 0)
-                    Sm[k, col] = s2
-                    Gm[col] += chat[k] * s2
-                    clipped += c1 + c2
-            sat[SAT_S] += clipped
+                    Gm[col] = np.int64(Gf[col])
+            else:
+                _ws_int(theta, S, u)
+                _sens_requant(K, u, z, dphi, chat, S, G.reshape(n * q), sat)
     # 8. the update: Theta row-major, then V row-major, then c (the LFSR order)
     if learn:
         for i in range(n):
@@ -223,13 +338,23 @@ def _run(K, xs, ds, learn, track, theta, V, c, h, S, lfsr, sat, table, ys, es, f
     dphi = np.zeros(n, np.int64)
     chat = np.zeros(n, np.int64)
     G = np.zeros((n, q), np.int64)
-    u = np.zeros((n, n * q) if not K.snap1 else (0, 0), np.int64)
+    exact = not K.snap1
+    u = np.zeros((n, n * q) if exact and not K.blas else (0, 0), np.int64)
+    # the BLAS path keeps S as exact float64 integers between steps (Sf), W in Wf
+    Wf = np.zeros((n, n) if K.blas else (0, 0))
+    uf = np.zeros((n, n * q) if K.blas else (0, 0))
+    Sf = np.zeros((n, n * q) if K.blas else (0, 0))
+    Gf = np.zeros(n * q if K.blas else 0)
+    if K.blas:
+        _copy_into(S, Sf)
     before = sat.copy()
     tz, ta, th, tdphi, tchat, tG, tS, ttheta, tV, tc, tsat = tr
     for t in range(xs.shape[0]):
         before[:] = sat
         _step(K, xs[t], ds[t], learn, track, theta, V, c, h, S, lfsr, sat, table,
-              z, a, dphi, ys[t], es[t], chat, G, u)
+              z, a, dphi, ys[t], es[t], chat, G, u, Wf, Sf, uf, Gf)
+        if K.blas and tz.shape[0]:
+            _copy_into(Sf, S)
         f = 0
         for i in range(sat.shape[0]):
             if sat[i] != before[i]:
@@ -248,6 +373,16 @@ def _run(K, xs, ds, learn, track, theta, V, c, h, S, lfsr, sat, table, ys, es, f
             tV[t] = V
             tc[t] = c
             tsat[t] = sat
+    if K.blas:
+        _copy_into(Sf, S)
+
+
+@jit
+def _copy_into(src, dst):
+    """dst[...] = src for two 2-D arrays of one shape (int64 <-> exact float64)."""
+    for k in range(src.shape[0]):
+        for col in range(src.shape[1]):
+            dst[k, col] = src[k, col]
 
 
 @dataclass(frozen=True)
@@ -291,6 +426,10 @@ class FixedRTRL:
     cfg : Config
     theta, V, c : integer arrays
         Θ (n, q) in format P, V (p, n) and c (p,) in format O. Copied.
+    blas : bool or None
+        Force the float64-BLAS W·S product (True) or the int64 loops (False); None
+        chooses by the size measured on this machine. Same bits either way; BLAS is
+        taken only where the formats make it exact (:func:`float_exact`).
 
     Attributes
     ----------
@@ -304,9 +443,9 @@ class FixedRTRL:
         Time steps run so far.
     """
 
-    def __init__(self, cfg: Config, theta, V, c) -> None:
+    def __init__(self, cfg: Config, theta, V, c, blas: bool | None = None) -> None:
         self.cfg = cfg
-        self._K = kernel_constants(cfg)
+        self._K = kernel_constants(cfg, blas)
         self._table = tanh_table(cfg) if cfg.activation == "tanh" else np.zeros(1, np.int64)
         n, p, q = cfg.n, cfg.p, cfg.q
         fm = cfg.formats
@@ -319,10 +458,10 @@ class FixedRTRL:
         self.steps = 0
 
     @classmethod
-    def from_float(cls, cfg: Config, theta, V, c) -> "FixedRTRL":
+    def from_float(cls, cfg: Config, theta, V, c, blas: bool | None = None) -> "FixedRTRL":
         """Quantise float parameters (round to nearest, saturate) and build the model."""
         fm = cfg.formats
-        return cls(cfg, quantise(theta, fm.P), quantise(V, fm.O), quantise(c, fm.O))
+        return cls(cfg, quantise(theta, fm.P), quantise(V, fm.O), quantise(c, fm.O), blas)
 
     @property
     def lfsr(self) -> int:

@@ -1,0 +1,132 @@
+"""Where the integer model's W·S product moves from int64 loops to float64 BLAS, measured.
+
+Both paths give the same bits (the float64 path is taken only when the Config proves every
+partial sum exact, :data:`~rtrledit.model.fixed.FLOAT_EXACT_BITS`), so the choice is about
+speed alone, and the crossing point depends on the machine (its SIMD width for int64
+multiplies, its BLAS kernel). It is measured once per machine, in well under a second, and
+cached in the user cache folder (``<user cache>/rtrledit/blas_min_hidden.json``), keyed by
+the CPU, the BLAS and the numpy/numba versions.
+
+Override, e.g. to force either path in tests: the environment variable
+``RTRLEDIT_BLAS_MIN_HIDDEN`` (an integer; ``1`` always BLAS where exact, a large number
+never), or the module global ``rtrledit.model.fixed.BLAS_MIN_HIDDEN`` when it is not None,
+or ``FixedRTRL(..., blas=True/False)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._jit import user_cache_dir
+
+__all__ = ["ENV_VAR", "SIZES", "blas_min_hidden", "measure_blas_min_hidden", "cache_file"]
+
+#: Environment variable that overrides the measured threshold (an integer hidden size).
+ENV_VAR = "RTRLEDIT_BLAS_MIN_HIDDEN"
+#: Hidden sizes measured. Past the largest, BLAS is taken: its lead grows with n (n⁴ work
+#: with 4-wide FMAs against scalar-emulated int64 multiplies on AVX2).
+SIZES = (2, 4, 6, 8, 12, 16, 24, 32)
+
+_memo: dict[str, int] = {}
+_key: list[str] = []
+
+
+def cache_file() -> Path:
+    """The JSON file that keeps the measured threshold per machine key."""
+    return user_cache_dir() / "blas_min_hidden.json"
+
+
+def _machine_key() -> str:
+    """What the measurement depends on: CPU model and count, BLAS, numpy and numba."""
+    if _key:
+        return _key[0]
+    import numba
+    from threadpoolctl import threadpool_info
+    from .fixed import _one_blas_thread
+    _one_blas_thread()  # loads the BLAS numba calls, so threadpoolctl sees it
+    blas = sorted(f"{i.get('internal_api')}-{i.get('version')}-{i.get('architecture')}"
+                  for i in threadpool_info() if i.get("user_api") == "blas")
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    _key.append("|".join([cpu, str(os.cpu_count()), ",".join(blas), np.__version__,
+                          numba.__version__]))
+    return _key[0]
+
+
+def _best_time(fn, args: tuple, reps: int) -> float:
+    """Best of three timings of ``reps`` calls (seconds per call)."""
+    fn(*args, 1)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        fn(*args, reps)
+        best = min(best, (time.perf_counter() - t0) / reps)
+    return best
+
+
+def _time_paths(n: int) -> tuple[float, float]:
+    """Seconds per W·S product at hidden size n (q = n + 5): (int64 loops, float64 BLAS),
+    each with what its path does per step besides the product (BLAS: W to float64)."""
+    from .fixed import _repeat_ws_blas, _repeat_ws_int, _one_blas_thread
+    rng = np.random.default_rng(n)
+    nq = n * (n + 5)
+    theta = rng.integers(-2**15, 2**15, (n, n + 5))
+    S = rng.integers(-2**15, 2**15, (n, nq))
+    u = np.zeros((n, nq), np.int64)
+    Wf, Sf, uf = np.zeros((n, n)), S.astype(np.float64), np.zeros((n, nq))
+    reps = max(3, 300_000 // (n * n * nq))
+    with _one_blas_thread():
+        t_int = _best_time(_repeat_ws_int, (theta, S, u), reps)
+        t_blas = _best_time(_repeat_ws_blas, (theta, Wf, Sf, uf), reps)
+    return t_int, t_blas
+
+
+def measure_blas_min_hidden(sizes: tuple[int, ...] = SIZES) -> int:
+    """The smallest measured n from which BLAS is faster at every measured size."""
+    threshold = sizes[-1]
+    for n in reversed(sizes):
+        t_int, t_blas = _time_paths(n)
+        if t_blas >= t_int:
+            break
+        threshold = n
+    return threshold
+
+
+def blas_min_hidden() -> int:
+    """The hidden size from which W·S runs in BLAS: the environment override, else the
+    cached measurement for this machine, else a new measurement (then cached)."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            raise ValueError(f"{ENV_VAR} must be an integer hidden size, got {env!r}") from None
+    key = _machine_key()
+    if key in _memo:
+        return _memo[key]
+    path = cache_file()
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError):
+        table = {}
+    if not isinstance(table.get(key), int):
+        table[key] = measure_blas_min_hidden()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(table, indent=1))
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only cache costs one measurement per process, nothing else
+    _memo[key] = table[key]
+    return table[key]

@@ -20,12 +20,10 @@ __all__ = ["sweep_cycles", "ideal_cycles", "measure_sweep_cycles", "SweepHarness
 
 
 def sweep_cycles(cfg: Config, lanes: int) -> int:
-    """Clock cycles of one sweep, from the cycle ``start`` is sampled to the ``done`` cycle::
-
-        max(q, 4) + (T-1)·R + (n-1)·rowlen + n + 9 + L
-
-    T = ceil(nq/L), rowlen = max(n, 3), R = rowlen·max(n, ceil(max(L, 4)/rowlen)). For
-    n ≥ 3 and L ≤ n² this is ``T·n² + max(q, 4) + L + 9``.
+    """Clock cycles of one sweep, from the cycle ``start`` is sampled to the ``done`` cycle
+    (:func:`~.sweep.schedule`). For n ≥ 2, T = ceil(nq/L) and L ≤ n·(n + s): hardtanh
+    (s = 1) ``T·n(n+1) + max(q, 4) + n + L + 5``, tanh (s = 2)
+    ``T·n(n+2) + max(q, 4) + 2n + L + 7``.
     """
     return schedule(cfg, lanes)["cycles"]
 

@@ -78,8 +78,8 @@ def schedule(cfg: Config, lanes: int, mutation: str | None = None) -> dict[str, 
         cycles = s_end + 2 + (L-1) + 3 + 1
 
     For hardtanh (rowlen = n + 1, lag_chat = 1) and n ≥ 2, L ≤ n(n+1):
-    ``T·n(n+1) + max(q, 4) + 2n + L + 5``; for tanh (rowlen = n + 2, lag_chat = 2):
-    ``T·n(n+2) + max(q, 4) + 3n + L + 9``.
+    ``T·n(n+1) + max(q, 4) + n + L + 5``; for tanh (rowlen = n + 2, lag_chat = 2),
+    n ≥ 2, L ≤ n(n+2): ``T·n(n+2) + max(q, 4) + 2n + L + 7``.
     """
     n, q = cfg.n, cfg.q
     nq = n * q

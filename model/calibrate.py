@@ -3,7 +3,8 @@
 Both paths give the same bits (the float64 path is taken only when the Config proves every
 partial sum exact, :data:`~rtrledit.model.fixed.FLOAT_EXACT_BITS`), so the choice is about
 speed alone, and the crossing point depends on the machine (its SIMD width for int64
-multiplies, its BLAS kernel). It is measured once per machine, in well under a second, and
+multiplies, its BLAS kernel). It is measured once per machine, in a second or two (once numba's kernels are
+cached), and
 cached in the user cache folder (``<user cache>/rtrledit/blas_min_hidden.json``), keyed by
 the CPU, the BLAS and the numpy/numba versions.
 
@@ -33,6 +34,9 @@ ENV_VAR = "RTRLEDIT_BLAS_MIN_HIDDEN"
 #: with 4-wide FMAs against scalar-emulated int64 multiplies on AVX2).
 SIZES = (2, 4, 6, 8, 12, 16, 24, 32)
 
+#: Bumped when the measurement changes, so that older cached results are not reused.
+METHOD = "whole-steps-1"
+
 _memo: dict[str, int] = {}
 _key: list[str] = []
 
@@ -58,37 +62,42 @@ def _machine_key() -> str:
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    _key.append("|".join([cpu, str(os.cpu_count()), ",".join(blas), np.__version__,
+    _key.append("|".join([METHOD, cpu, str(os.cpu_count()), ",".join(blas), np.__version__,
                           numba.__version__]))
     return _key[0]
 
 
-def _best_time(fn, args: tuple, reps: int) -> float:
-    """Best of three timings of ``reps`` calls (seconds per call)."""
-    fn(*args, 1)
+def _best_time(fn, reps: int = 3) -> float:
+    """Best of ``reps`` timings of ``fn()`` (seconds)."""
     best = float("inf")
-    for _ in range(3):
+    for _ in range(reps):
         t0 = time.perf_counter()
-        fn(*args, reps)
-        best = min(best, (time.perf_counter() - t0) / reps)
+        fn()
+        best = min(best, time.perf_counter() - t0)
     return best
 
 
 def _time_paths(n: int) -> tuple[float, float]:
-    """Seconds per W·S product at hidden size n (q = n + 5): (int64 loops, float64 BLAS),
-    each with what its path does per step besides the product (BLAS: W to float64)."""
-    from .fixed import _repeat_ws_blas, _repeat_ws_int, _one_blas_thread
+    """Seconds per learning step of exact RTRL at hidden size n (default formats, m = 4,
+    hardtanh): (int64 loops, float64 path). Whole steps, so that each path's
+    requantisation and conversions count, not only the product."""
+    from .config import Config
+    from .fixed import FixedRTRL
+    from .reference import init_params
+    cfg = Config(hidden=n, inputs=4, outputs=1)
+    params = init_params(n, 4, 1, seed=n)
+    steps = max(8, 200_000 // n**3)
     rng = np.random.default_rng(n)
-    nq = n * (n + 5)
-    theta = rng.integers(-2**15, 2**15, (n, n + 5))
-    S = rng.integers(-2**15, 2**15, (n, nq))
-    u = np.zeros((n, nq), np.int64)
-    Wf, Sf, uf = np.zeros((n, n)), S.astype(np.float64), np.zeros((n, nq))
-    reps = max(3, 300_000 // (n * n * nq))
-    with _one_blas_thread():
-        t_int = _best_time(_repeat_ws_int, (theta, S, u), reps)
-        t_blas = _best_time(_repeat_ws_blas, (theta, Wf, Sf, uf), reps)
-    return t_int, t_blas
+    model = FixedRTRL.from_float(cfg, *params, blas=False)  # (None would recurse here)
+    xs, ds = model.quantise_inputs(rng.uniform(-0.5, 0.5, (steps, 4)),
+                                   rng.uniform(-0.5, 0.5, (steps, 1)))
+    times = []
+    for blas in (False, True):
+        def go(blas=blas):
+            FixedRTRL.from_float(cfg, *params, blas=blas).run(xs, ds)
+        FixedRTRL.from_float(cfg, *params, blas=blas).run(xs[:1], ds[:1])  # compile
+        times.append(_best_time(go) / steps)
+    return times[0], times[1]
 
 
 def measure_blas_min_hidden(sizes: tuple[int, ...] = SIZES) -> int:

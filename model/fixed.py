@@ -159,20 +159,6 @@ def _ws_blas(theta, Wf, Sf, uf):
 
 
 @jit
-def _repeat_ws_int(theta, Sm, u, reps):
-    """``reps`` calls of :func:`_ws_int` (the calibration times this)."""
-    for _ in range(reps):
-        _ws_int(theta, Sm, u)
-
-
-@jit
-def _repeat_ws_blas(theta, Wf, Sf, uf, reps):
-    """``reps`` calls of :func:`_ws_blas` (the calibration times this)."""
-    for _ in range(reps):
-        _ws_blas(theta, Wf, Sf, uf)
-
-
-@jit
 def _sens_requant(K, u, z, dphi, chat, Sm, Gm, sat):
     """Step 7 after the int64 product, for every column: u += e_i z_j term, the two RQs,
     S (into ``Sm``) and G (into ``Gm``, G flattened to n·q), in one pass."""
@@ -220,27 +206,75 @@ def _sens_requant_float(K, uf, z, dphi, chat, Sf, Gf, sat):
     """Step 7 after the BLAS product, all in exact float64 (see :func:`float_exact`):
     the e_i z_j term, the two RQs, S (into ``Sf``) and G (into ``Gf``, n·q), one pass."""
     n, q = K.n, K.q
-    nq = n * q
     zsh = K.fP + K.fS - K.fH
     for i in range(n):
         for j in range(q):
             uf[i, i * q + j] += z[j] << zsh
+    for col in range(n * q):
+        Gf[col] = 0.0
+    if K.wrap:
+        sat[SAT_S] += _requant_rows_wrap(K, uf, dphi, chat, Sf, Gf)
+    else:
+        sat[SAT_S] += _requant_rows(K, uf, dphi, chat, Sf, Gf)
+
+
+@jit
+def _requant_rows_wrap(K, uf, dphi, chat, Sf, Gf):
+    """The two RQs of step 7 and G, element by element (any overflow mode); returns the
+    number of out-of-range results."""
     lo, hi = float(-(1 << (K.wS - 1))), float((1 << (K.wS - 1)) - 1)
     half = 0.5 if K.r_sens == HALF_UP else 0.0
     even = K.r_sens == HALF_EVEN
     sc1, sc2 = 2.0 ** -K.fP, 2.0 ** -K.fF
-    for col in range(nq):
-        Gf[col] = 0.0
     clipped = 0
-    for k in range(n):
+    for k in range(uf.shape[0]):
         dk, ck = float(dphi[k]), float(chat[k])
-        for col in range(nq):
+        for col in range(uf.shape[1]):
             s1, c1 = _rq_float(uf[k, col], sc1, half, even, lo, hi, K.wrap)
             s2, c2 = _rq_float(s1 * dk, sc2, half, even, lo, hi, K.wrap)
             Sf[k, col] = s2
             Gf[col] += ck * s2
             clipped += c1 + c2
-    sat[SAT_S] += clipped
+    return clipped
+
+
+@jit
+def _requant_rows(K, uf, dphi, chat, Sf, Gf):
+    """:func:`_requant_rows_wrap` for saturating formats, written so that LLVM vectorises
+    it (branch-free inner loops). A row whose φ' is 0 or exactly 1.0 (hardtanh's only
+    values) skips the second RQ: RQ(s1·2^f_F, f_F) is s1 for every rounding, and s1
+    already fits w_S bits."""
+    lo, hi = float(-(1 << (K.wS - 1))), float((1 << (K.wS - 1)) - 1)
+    half = 0.5 if K.r_sens == HALF_UP else 0.0
+    even = K.r_sens == HALF_EVEN
+    sc1, sc2 = 2.0 ** -K.fP, 2.0 ** -K.fF
+    one = 1 << K.fF
+    clipped = 0
+    for k in range(uf.shape[0]):
+        dk, ck = dphi[k], float(chat[k])
+        u, row = uf[k], Sf[k]
+        if dk == 0 or dk == one:
+            keep = dk == one
+            for col in range(u.shape[0]):
+                t = u[col] * sc1
+                r = np.rint(t) if even else np.floor(t + half)
+                clipped += (r < lo) | (r > hi)
+                sv = min(max(r, lo), hi) if keep else 0.0
+                row[col] = sv
+                Gf[col] += ck * sv
+        else:
+            dkf = float(dk)
+            for col in range(u.shape[0]):
+                t = u[col] * sc1
+                r = np.rint(t) if even else np.floor(t + half)
+                clipped += (r < lo) | (r > hi)
+                t = min(max(r, lo), hi) * dkf * sc2
+                r = np.rint(t) if even else np.floor(t + half)
+                clipped += (r < lo) | (r > hi)
+                sv = min(max(r, lo), hi)
+                row[col] = sv
+                Gf[col] += ck * sv
+    return clipped
 
 
 @jit

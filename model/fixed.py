@@ -10,6 +10,12 @@ per RQ or saturation that clipped (the two RQs of step 7 count separately).
 
 The kernel is compiled with numba; a whole sequence runs in one call, with or
 without a per-step trace.
+
+Step 7 of exact RTRL (the n⁴ part) has two implementations that give the same bits:
+int64 loops, and a float64 path (BLAS product, requantisation in float64, S kept as
+float64 between steps and copied back into ``S`` at the end of a run) taken only when
+:func:`float_exact` proves every intermediate an integer below 2^53. Which one runs is
+chosen per machine by a cached measurement (:mod:`rtrledit.model.calibrate`).
 """
 
 from __future__ import annotations

@@ -51,11 +51,9 @@ def _machine_key() -> str:
     if _key:
         return _key[0]
     import numba
-    from threadpoolctl import threadpool_info
-    from .fixed import _one_blas_thread
-    _one_blas_thread()  # loads the BLAS numba calls, so threadpoolctl sees it
-    blas = sorted(f"{i.get('internal_api')}-{i.get('version')}-{i.get('architecture')}"
-                  for i in threadpool_info() if i.get("user_api") == "blas")
+    from .fixed import blas_libraries
+    blas = sorted(f"{lib.internal_api}-{lib.version}-{getattr(lib, 'architecture', '')}"
+                  for lib in blas_libraries())
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:

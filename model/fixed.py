@@ -21,6 +21,7 @@ chosen per machine by a cached measurement (:mod:`rtrledit.model.calibrate`).
 from __future__ import annotations
 
 from collections import namedtuple
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -443,19 +444,37 @@ class FixedRun:
     trace: dict[str, np.ndarray] | None = None
 
 
-_BLAS_CONTROLLER = None
+_BLAS_LIBS: list = []
 
 
+@contextmanager
 def _one_blas_thread():
     """A context in which BLAS runs on one thread. The W·S product of one step is small:
     on 2 cores, OpenBLAS' own threads made the model 3x slower (3.9k against 12.6k steps/s
-    at n = 32), so the kernel's BLAS calls run single-threaded."""
-    global _BLAS_CONTROLLER
-    if _BLAS_CONTROLLER is None:
+    at n = 32), so the kernel's BLAS calls run single-threaded. The libraries are found
+    once (threadpoolctl); entering and leaving then costs two C calls per library, not
+    threadpoolctl's ~0.1 ms ``limit`` (which mattered for callers running one step per
+    call, such as the cocotb scoreboard)."""
+    libs = blas_libraries()
+    before = [lib.get_num_threads() for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, k in zip(libs, before):
+            lib.set_num_threads(k)
+
+
+def blas_libraries() -> list:
+    """threadpoolctl's controllers of the loaded BLAS libraries, the one numba's ``np.dot``
+    calls (scipy's) included; found once."""
+    if not _BLAS_LIBS:
         import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls)
         from threadpoolctl import ThreadpoolController
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+        _BLAS_LIBS.extend(lib for lib in ThreadpoolController().lib_controllers
+                          if lib.user_api == "blas")
+    return _BLAS_LIBS
 
 
 class FixedRTRL:

@@ -163,3 +163,17 @@ def test_calibration_is_measured_once_and_cached(monkeypatch, tmp_path):
 def test_measurement_returns_a_measured_size():
     """The real measurement (small sizes only, to stay fast): one of the sizes it timed."""
     assert calibrate.measure_blas_min_hidden((2, 4, 8)) in (2, 4, 8)
+
+
+def test_blas_runs_on_one_thread_inside_a_run_and_the_count_comes_back():
+    """Checked with threadpoolctl's own report, not with the model's controllers."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def counts() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    fixed.blas_libraries()
+    with threadpool_limits(limits=2, user_api="blas"):
+        outside = counts()
+        with fixed._one_blas_thread():
+            assert counts() and set(counts()) == {1}
+        assert counts() == outside

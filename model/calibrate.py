@@ -1,17 +1,17 @@
-"""Where the integer model's W·S product moves from int64 loops to float64 BLAS, measured.
+"""Where exact RTRL's step 7 moves from int64 loops to the float64 path, measured.
 
-Both paths give the same bits (the float64 path is taken only when the Config proves every
-partial sum exact, :data:`~rtrledit.model.fixed.FLOAT_EXACT_BITS`), so the choice is about
-speed alone, and the crossing point depends on the machine (its SIMD width for int64
-multiplies, its BLAS kernel). It is measured once per machine, in a second or two (once numba's kernels are
-cached), and
-cached in the user cache folder (``<user cache>/rtrledit/blas_min_hidden.json``), keyed by
+Both paths give the same bits (the float64 path, BLAS product and float64
+requantisation, is taken only when :func:`rtrledit.model.fixed.float_exact` proves every
+intermediate an integer below 2^53), so the choice is about speed alone, and the crossing
+point depends on the machine (its SIMD support for int64 multiplies, its BLAS kernel). It
+is measured once per machine, in a second or two once numba's kernels are cached, and
+kept in the user cache folder (``<user cache>/rtrledit/blas_min_hidden.json``), keyed by
 the CPU, the BLAS and the numpy/numba versions.
 
-Override, e.g. to force either path in tests: the environment variable
-``RTRLEDIT_BLAS_MIN_HIDDEN`` (an integer; ``1`` always BLAS where exact, a large number
-never), or the module global ``rtrledit.model.fixed.BLAS_MIN_HIDDEN`` when it is not None,
-or ``FixedRTRL(..., blas=True/False)``.
+Overrides, strongest first: ``FixedRTRL(..., blas=True/False)``; the module global
+``rtrledit.model.fixed.BLAS_MIN_HIDDEN`` when not None; the environment variable
+``RTRLEDIT_BLAS_MIN_HIDDEN`` (an integer hidden size: ``1`` the float64 path wherever it
+is exact, a large number never). The exactness guard applies to all of them.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ __all__ = ["ENV_VAR", "SIZES", "blas_min_hidden", "measure_blas_min_hidden", "ca
 
 #: Environment variable that overrides the measured threshold (an integer hidden size).
 ENV_VAR = "RTRLEDIT_BLAS_MIN_HIDDEN"
-#: Hidden sizes measured. Past the largest, BLAS is taken: its lead grows with n (n⁴ work
-#: with 4-wide FMAs against scalar-emulated int64 multiplies on AVX2).
+#: Hidden sizes measured. From the largest on, BLAS is taken whatever was measured: its lead
+#: grows with n (n⁴ work with 4-wide FMAs against emulated int64 multiplies on AVX2).
 SIZES = (2, 4, 6, 8, 12, 16, 24, 32)
 
 #: Bumped when the measurement changes, so that older cached results are not reused.
@@ -99,7 +99,10 @@ def _time_paths(n: int) -> tuple[float, float]:
 
 
 def measure_blas_min_hidden(sizes: tuple[int, ...] = SIZES) -> int:
-    """The smallest measured n from which BLAS is faster at every measured size."""
+    """The smallest measured n from which BLAS is faster at every larger measured size;
+    at most the largest size measured (32): from there on BLAS is taken even if it lost,
+    since its lead grows with n (and the float64 path is the one exact RTRL at n = 32 was
+    tuned for)."""
     threshold = sizes[-1]
     for n in reversed(sizes):
         t_int, t_blas = _time_paths(n)

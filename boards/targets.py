@@ -140,11 +140,17 @@ def _blocks(depth: int, width: int, family: str) -> int:
     return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BRAM_SHAPES[family])
 
 
-def memories(cfg: Config, lanes: int, family: str | None = None) -> list[tuple[str, int, int]]:
-    """(path, depth, width) of every memory of the board top (core and bridge) for the
-    ``family``, read from the elaborated design (SPRAM banks have ``spram`` in the path)."""
+def _design(cfg: Config, lanes: int, family: str | None):
+    """The board top for ``family`` and its elaborated fragment (what the estimate reads)."""
     from .top import BoardTop
-    frag = Fragment.get(BoardTop(cfg, lanes, freq_hz=12e6, target=family), None)
+    top = BoardTop(cfg, lanes, freq_hz=12e6, target=family)
+    return top, Fragment.get(top, None)
+
+
+def memories(frag) -> list[tuple[str, int, int]]:
+    """(path, depth, width) of every memory of an elaborated board top (core and bridge);
+    SPRAM banks have ``spram`` in the path."""
+    from amaranth.hdl import Shape
     out = []
 
     def walk(fr, path):
@@ -152,17 +158,9 @@ def memories(cfg: Config, lanes: int, family: str | None = None) -> list[tuple[s
             walk(sub, f"{path}/{name}")
         data = getattr(fr, "_data", None)
         if data is not None and hasattr(data, "depth"):
-            from amaranth.hdl import Shape
             out.append((path, data.depth, Shape.cast(data.shape).width))
     walk(frag, "")
     return out
-
-
-def multipliers(cfg: Config, lanes: int) -> int:
-    """Hardware multipliers of the core (Core's docstring): the sweep engine's 2·L (exact)
-    or 3 (SnAp-1), the forward unit's 1 (2 with tanh) and the update unit's 1."""
-    eng = 2 * lanes if cfg.approx == "exact" else 3
-    return eng + (2 if cfg.activation == "tanh" else 1) + 1
 
 
 #: Memories smaller than this many bits may be built from logic by Yosys (LUT RAM on
@@ -189,12 +187,15 @@ class Estimate:
 
 def estimate(cfg: Config, lanes: int, brd: Board) -> Estimate:
     fam = brd.family
-    mems = memories(cfg, lanes, fam)
+    top, frag = _design(cfg, lanes, fam)
+    mems = memories(frag)
     spram = sum(1 for p, *_ in mems if "spram" in p)
     blocks = [(p, d, w, _blocks(d, w, fam)) for p, d, w in mems if "spram" not in p]
     bram = sum(b for *_, b in blocks)
     bram_min = sum(b for _, d, w, b in blocks if d * w >= SMALL_MEM_BITS[fam])
-    return Estimate(brd.name, multipliers(cfg, lanes), bram, bram_min,
+    # multipliers as the core's units declare them (tests/boards/test_lanes.py checks
+    # them against Yosys' DSP count)
+    return Estimate(brd.name, top.core.multipliers, bram, bram_min,
                     sum(d * w for _, d, w in mems), blocks, spram)
 
 
@@ -204,10 +205,9 @@ def check_fit(cfg: Config, lanes: int, brd: Board) -> Estimate:
     res = brd.resources
     kind = "SB_MAC16" if brd.family == "ice40" else "MULT18X18D"
     if est.dsp > res["dsp"]:
-        per = "2 per lane + 2" if cfg.approx == "exact" else "3 + 2"
         raise ValueError(
-            f"does not fit {brd.name}: needs {est.dsp} multipliers ({per}"
-            f"{' + 1 for tanh' if cfg.activation == 'tanh' else ''}), the {brd.device} has "
+            f"does not fit {brd.name}: needs {est.dsp} multipliers (engine, forward and update "
+            f"units for {lanes} lane{'s' * (lanes > 1)}), the {brd.device} has "
             f"{res['dsp']} {kind} ({est.dsp - res['dsp']} too many); use fewer lanes")
     if est.bram_min > res["bram"]:
         big = sorted(est.mems, key=lambda r: -r[3])[:3]

@@ -18,7 +18,7 @@ from .snap1 import Snap1Engine, snap1_cycles
 from .sweep import SweepEngine, schedule
 from .update import UpdateUnit, update_cycles
 
-__all__ = ["Core", "cycles_per_step", "BusSignature", "sample_layout", "result_layout"]
+__all__ = ["Core", "cycles_per_step", "max_lanes", "BusSignature", "sample_layout", "result_layout"]
 
 #: The register bus, from the host's side: a strobe starts an access; ``ack`` answers it
 #: exactly one cycle later (reads: ``r_data`` valid with ``ack``). One access at a time:
@@ -55,6 +55,12 @@ def cycles_per_step(cfg: Config, lanes: int, learn: bool = True, track: bool = T
             + (update_cycles(cfg) if learn else 0))
 
 
+def max_lanes(cfg: Config) -> int:
+    """The most lanes the core's engine takes: n·q for exact RTRL (a column of S per lane
+    and round), 1 for SnAp-1 (one pipelined lane)."""
+    return cfg.n * cfg.q if cfg.approx == "exact" else 1
+
+
 class Core(wiring.Component):
     """One RTRL learning step per sample, bit-exact with :class:`~rtrledit.model.FixedRTRL`.
 
@@ -82,8 +88,8 @@ class Core(wiring.Component):
     per word of S, with ``STATUS.BUSY`` set; when S is in single-port banks (SPRAM, see
     :class:`~rtrledit.hdl.sweep.SweepEngine`) the core also starts with one after reset.
 
-    Resources: the sweep engine's (2·L multipliers exact, 3 SnAp-1), one multiplier in the
-    forward unit (two with tanh), one in the update unit; memories W (n²), [U | b]
+    Resources: :attr:`multipliers` (the sweep engine's L for exact RTRL, 3 for SnAp-1, the
+    forward unit's 1, 2 with tanh, the update unit's 1); memories W (n²), [U | b]
     (n·(m+1)), V (p·n), c (p), G (n·q), the forward unit's and the engine's; the ten
     saturation counters and the step counter in one 11 × 32 RAM
     (:class:`~rtrledit.hdl.satcount.SaturationCounters`), not in registers.
@@ -95,7 +101,7 @@ class Core(wiring.Component):
         if cfg.approx == "exact":
             self.engine = SweepEngine(cfg, lanes, target, spram)
         else:
-            if lanes != 1:
+            if lanes != max_lanes(cfg):
                 raise ValueError(f"Core parameter 'lanes': SnAp-1 uses one pipelined lane, "
                                  f"got {lanes}")
             self.engine = Snap1Engine(cfg, target, spram)
@@ -108,6 +114,8 @@ class Core(wiring.Component):
                         and used + -(-g_bits // 16) <= 4) if spram is None else spram
         self.forward = ForwardUnit(cfg)
         self.update = UpdateUnit(cfg)
+        #: hardware multipliers (DSP blocks) of the core, as its units declare them
+        self.multipliers = self.engine.multipliers + self.forward.multipliers + self.update.multipliers
         self.regmap = register_map(cfg, lanes)
         super().__init__({
             "sample": In(stream.Signature(sample_layout(cfg))),

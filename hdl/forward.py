@@ -80,6 +80,8 @@ class ForwardUnit(wiring.Component):
         self.acc_width = acc
         #: cycles from ``start`` to ``done``
         self.cycles = forward_cycles(cfg)
+        #: hardware multipliers (DSP blocks): the MAC, and tanh's φ' = 1 − h² product
+        self.multipliers = 2 if cfg.activation == "tanh" else 1
         super().__init__({
             "start": In(1), "busy": Out(1), "done": Out(1),
             "x": In(data.ArrayLayout(signed(fm.X.w), m)),

@@ -74,6 +74,8 @@ class Snap1Engine(wiring.Component):
         self.smem = Memory(shape=signed(cfg.formats.S.w), depth=cfg.n * cfg.q, init=[],
                            attrs={"ram_style": "huge"} if self.spram else None)
         self.cycles = snap1_cycles(cfg, self.spram)
+        #: hardware multipliers (DSP blocks): W[i,i]·s, φ'·s1, ĉ·s
+        self.multipliers = 3
         #: the most saturations reported in one cycle (the two RQs)
         self.sat_inc_max = 2
         super().__init__(engine_signature(cfg, self.sat_inc_max))

@@ -65,6 +65,8 @@ class UpdateUnit(wiring.Component):
         self.g_width = cfg.acc_widths["g"]
         #: cycles from ``start`` to ``done``
         self.cycles = update_cycles(cfg)
+        #: hardware multipliers (DSP blocks): e·h
+        self.multipliers = 1
         super().__init__({
             "start": In(1), "busy": Out(1), "done": Out(1),
             "eta": In(unsigned(ETA_WIDTH), init=cfg.eta),

@@ -10,6 +10,7 @@ from pathlib import Path
 from rtrledit.boards.targets import BOARDS, board, check_fit, cycles_per_step
 from rtrledit.model import Config
 from rtrledit.model.config import ACTIVATIONS, APPROXIMATIONS
+from rtrledit.options import add_lanes_argument, lanes_from_args
 
 __all__ = ["add_arguments", "main", "config_from_args", "format_report"]
 
@@ -22,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--outputs", type=int, help="outputs p (default 1, or the config's)")
     p.add_argument("--approx", choices=APPROXIMATIONS, help="exact RTRL or SnAp-1")
     p.add_argument("--activation", choices=ACTIVATIONS, help="hardtanh or tanh")
-    p.add_argument("--lanes", type=int, default=1, help="PEs of the sweep engine (default 1)")
+    add_lanes_argument(p, board_option=False)
     p.add_argument("--freq", type=float, metavar="MHZ",
                    help="core clock (default: the board's: 6 MHz iCEBreaker = 12 MHz / 2, 20 MHz ULX3S via the PLL)")
     p.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
@@ -71,11 +72,10 @@ def main(args: argparse.Namespace) -> int:
     from rtrledit.boards.build import BuildError, build
     cfg = config_from_args(args)
     brd = board(args.board)
-    if args.lanes < 1:
-        raise ValueError(f"--lanes must be >= 1, got {args.lanes}")
+    args.lanes = lanes_from_args(args, cfg, quiet=args.json)
     if args.estimate:
         est = check_fit(cfg, args.lanes, brd)
-        out = {"board": brd.name, "fits": True, **est.to_dict(),
+        out = {"board": brd.name, "fits": True, "lanes": args.lanes, **est.to_dict(),
                "dsp_available": brd.resources["dsp"], "bram_available": brd.resources["bram"],
                "cycles_per_step": cycles_per_step(cfg, args.lanes, family=brd.family)}
         print(json.dumps(out) if args.json else

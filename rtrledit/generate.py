@@ -9,14 +9,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rtrledit.options import add_config_arguments, config_from_args
+from rtrledit.options import add_config_arguments, add_lanes_argument, config_from_args, lanes_from_args
 
 __all__ = ["add_arguments", "main"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
-    p.add_argument("--lanes", type=int, default=1, help="PEs in the sweep engine (default 1)")
+    add_lanes_argument(p)
     p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR",
                    help="output folder (created; files in it are replaced)")
     p.add_argument("--no-lint", action="store_true", help="skip the Verilator lint pass")
@@ -27,6 +27,7 @@ def main(args: argparse.Namespace) -> int:
     from rtrledit.sim.runner import generate, lint
 
     cfg = config_from_args(args)
+    args.lanes = lanes_from_args(args, cfg, quiet=args.json)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".generate-") as tmp:

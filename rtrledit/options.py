@@ -8,7 +8,7 @@ from pathlib import Path
 from rtrledit.model import Config
 from rtrledit.model.config import ACTIVATIONS, APPROXIMATIONS
 
-__all__ = ["add_config_arguments", "config_from_args"]
+__all__ = ["add_config_arguments", "config_from_args", "add_lanes_argument", "lanes_from_args"]
 
 
 def add_config_arguments(p: argparse.ArgumentParser, sizes: bool = True) -> None:
@@ -43,3 +43,40 @@ def config_from_args(args: argparse.Namespace, inputs: int | None = None,
         if want is not None and getattr(cfg, name) != want:
             raise ValueError(f"the config has {getattr(cfg, name)} {name}, the task {want}")
     return cfg
+
+
+def _lanes(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of lanes or 'auto', got {text!r}") from None
+
+
+def add_lanes_argument(p: argparse.ArgumentParser, board_option: bool = True) -> None:
+    """--lanes L|auto (and, with ``board_option``, the --board that 'auto' fits to)."""
+    p.add_argument("--lanes", type=_lanes, default=1, metavar="L|auto",
+                   help="lanes of the sweep engine (default 1); auto: the most that the "
+                        "estimate says fit the board (synthesises the design)")
+    if board_option:
+        from rtrledit.boards.targets import BOARDS
+        p.add_argument("--board", choices=list(BOARDS), help="the board --lanes auto fits to")
+
+
+def lanes_from_args(args: argparse.Namespace, cfg: Config, quiet: bool = False) -> int:
+    """--lanes as a number; for 'auto' the most that fit --board, printed with the reason
+    (on stderr with ``quiet``, so that --json output stays one object)."""
+    if args.lanes != "auto":
+        if args.lanes < 1:
+            raise ValueError(f"--lanes must be >= 1 or auto, got {args.lanes}")
+        return args.lanes
+    if getattr(args, "board", None) is None:
+        raise ValueError("--lanes auto needs --board (the board whose resources it fills)")
+    import sys
+
+    from rtrledit.boards.lanes import auto_lanes
+    from rtrledit.boards.targets import board
+    choice = auto_lanes(cfg, board(args.board))
+    print(f"--lanes auto for {args.board}: {choice.reason}", file=sys.stderr if quiet else sys.stdout)
+    return choice.lanes

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rtrledit.model import FixedRTRL, init_params, load_checkpoint
 from rtrledit.model.tasks import TASKS, get_task
-from rtrledit.options import add_config_arguments, config_from_args
+from rtrledit.options import add_config_arguments, add_lanes_argument, config_from_args, lanes_from_args
 
 __all__ = ["add_arguments", "main"]
 
@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"{' | '.join(TASKS)} | a .csv/.npz file (default sine)")
     p.add_argument("--init", type=Path, metavar="NPZ", help="start from a saved checkpoint")
     add_config_arguments(p, sizes=False)
-    p.add_argument("--lanes", type=int, default=1, help="PEs in the sweep engine (default 1)")
+    add_lanes_argument(p)
     p.add_argument("--steps", type=int, default=200, help="samples (default 200): the first "
                    "90%% learn, the last 10%% run inference only")
     p.add_argument("--no-learn", action="store_true", help="inference only, every step")
@@ -50,6 +50,7 @@ def main(args: argparse.Namespace) -> int:
         th, V, c = init_params(cfg.n, cfg.m, cfg.p, seed=args.seed)
         params = FixedRTRL.from_float(cfg, th, V, c).params()
     model = FixedRTRL(cfg, **params)                # validates the parameters
+    args.lanes = lanes_from_args(args, cfg, quiet=args.json)
     xs, ds = model.quantise_inputs(task.xs, task.ds)
     T = task.steps
     infer = T if args.no_learn else (T // 10 if T >= 2 else 0)

@@ -37,7 +37,16 @@ class RegisterEcho(Transport):
         self.rx.clear()
 
 
-def test_ctrl_c_during_a_request_keeps_the_exchange_whole():
+@pytest.fixture
+def ctrl_c():
+    """Python's own SIGINT handler, also when the suite was started with SIGINT ignored
+    (a background job of a non-interactive shell inherits SIG_IGN)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def test_ctrl_c_during_a_request_keeps_the_exchange_whole(ctrl_c):
     dev = Device(RegisterEcho(), Config(hidden=2), check=False)
     with pytest.raises(KeyboardInterrupt):
         dev.read_reg(0x11)

@@ -96,7 +96,10 @@ def test_ctrl_c_saves_the_adapted_weights(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "rtrledit.cli", "run", "--port", "sim",
                           "--hidden", "2", "--approx", "snap1", "--steps", "5000",
                           "--print-every", "10", "--save", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         # Ctrl-C as a terminal delivers it, also when this suite runs as
+                         # a background job (which inherits SIGINT ignored)
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = p.stdout.readline()                # the first prediction: it is running
         assert line.startswith("step"), line + p.stderr.read()

@@ -1,0 +1,121 @@
+"""``--lanes auto``: the most sweep-engine lanes that the estimate says fit a board.
+
+Two parts, both the toolchain's own figures, never a hand-kept table:
+
+- :func:`~rtrledit.boards.targets.check_fit` (multipliers, block RAM, SPRAM, from the
+  elaborated design), which is monotone in L, searched by bisection;
+- logic: Yosys synthesises the board top as the build does (``synth_ice40 -dsp -spram``
+  or ``synth_ecp5``) at the most lanes the first part allows; if its LUT4s are too many,
+  at one lane too, and the LUT4 count is interpolated linearly between the two (a lane
+  costs the same logic as the next); the chosen L is synthesised to confirm it (one lane
+  fewer until it fits). One synthesis when multipliers or memory bind, three or more when
+  logic does.
+
+A design "fits" when its LUT4s are at most :data:`LUT_FILL` of the device's: placement and
+routing need slack (docs/boards.md: builds above ~95 % of the UP5K's cells fail to place).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..hdl.core import max_lanes
+from ..model.config import Config
+from ..toolchain import require
+from .targets import Board, check_fit
+
+__all__ = ["LUT_FILL", "LaneChoice", "synth_cells", "auto_lanes"]
+
+#: The share of the device's LUT4s a design may use and still be expected to place and route.
+LUT_FILL = 0.9
+
+
+@functools.lru_cache(maxsize=64)
+def synth_cells(cfg: Config, lanes: int, family: str) -> dict[str, int]:
+    """Cell counts of the board top for the ``family`` ("ice40", "ecp5") after Yosys synthesis (no place and route):
+    ``lut`` (SB_LUT4 or LUT4), ``ff``, ``dsp`` (SB_MAC16 or MULT18X18D). Remembered for
+    the process (a synthesis takes from seconds to minutes)."""
+    from amaranth.back import rtlil
+
+    from .top import BoardTop
+    top = BoardTop(cfg, lanes, freq_hz=12e6, target=family)
+    ports = [top.rx, top.tx, top.led_alive, top.led_learn, top.led_sat]
+    if family == "ice40":
+        script = ("delete t:$meminit_v2 r:MEMID=*spram* %i; synth_ice40 -dsp -spram -top top")
+        lut, dsp = "SB_LUT4", "SB_MAC16"
+    else:
+        script, lut, dsp = "synth_ecp5 -top top", "LUT4", "MULT18X18D"
+    yosys = require("yosys")
+    with tempfile.TemporaryDirectory() as tmp:       # YoWASP sees the working folder only
+        Path(tmp, "top.il").write_text(rtlil.convert(top, name="top", ports=ports))
+        p = subprocess.run([yosys, "-q", "-p", f"read_rtlil top.il; {script}; tee -q -o stat.txt stat"],
+                           cwd=tmp, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise ValueError(f"Yosys failed on the board top: {(p.stderr or p.stdout).strip()[-300:]}")
+        text = Path(tmp, "stat.txt").read_text()
+    cells = {name: int(count) for count, name in re.findall(r"^\s+(\d+)\s+(\S+)\s*$", text, re.M)}
+    ff = sum(v for k, v in cells.items() if re.fullmatch(r"(SB_DFF\w*|TRELLIS_FF)", k))
+    return {"lut": cells.get(lut, 0), "ff": ff, "dsp": cells.get(dsp, 0)}
+
+
+@dataclass(frozen=True)
+class LaneChoice:
+    lanes: int
+    reason: str
+    luts: int           # synthesised LUT4s at ``lanes``
+
+
+def _fits(cfg: Config, lanes: int, brd: Board) -> str | None:
+    """None when the estimate fits, else its one-line reason."""
+    try:
+        check_fit(cfg, lanes, brd)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def auto_lanes(cfg: Config, brd: Board) -> LaneChoice:
+    """The most lanes that fit ``brd`` by the estimate, with the reason more do not.
+    ValueError when not even one lane fits."""
+    top = max_lanes(cfg)
+    why = _fits(cfg, 1, brd)
+    if why:
+        raise ValueError(f"--lanes auto: not even one lane fits: {why}")
+    lo, hi = 1, top                     # lo fits; find the largest that fits the estimate
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _fits(cfg, mid, brd) is None:
+            lo = mid
+        else:
+            hi = mid - 1
+    by_est = lo
+    est_reason = (f"{by_est + 1} would not fit: {_fits(cfg, by_est + 1, brd)}" if by_est < top
+                  else f"the {cfg.approx} engine takes at most {top} for n = {cfg.n}, m = {cfg.m}")
+    cap = int(LUT_FILL * brd.resources["lut"])
+    known: dict[int, int] = {}
+
+    def luts(L: int) -> int:
+        if L not in known:
+            known[L] = synth_cells(cfg, L, brd.family)["lut"]
+        return known[L]
+
+    L = by_est
+    if luts(L) > cap:                   # logic binds: interpolate between 1 and by_est lanes
+        if by_est == 1 or luts(1) > cap:
+            raise ValueError(f"--lanes auto: not even one lane fits: {luts(1):,} LUT4 > "
+                             f"{LUT_FILL:.0%} of the {brd.device}'s {brd.resources['lut']:,}")
+        per = max(1, -(-(luts(by_est) - luts(1)) // (by_est - 1)))
+        L = max(1, min(by_est - 1, 1 + (cap - luts(1)) // per))
+        while luts(L) > cap:            # the interpolation was optimistic: step down
+            L -= 1
+        while L + 1 < by_est and luts(L + 1) <= cap:     # or pessimistic: step up
+            L += 1
+    reason = est_reason if L == by_est else (
+        f"{L + 1} need {luts(L + 1):,} LUT4 after synthesis, more than {LUT_FILL:.0%} of "
+        f"the {brd.device}'s {brd.resources['lut']:,}")
+    return LaneChoice(L, f"{L} lanes ({luts(L):,} LUT4 after synthesis); {reason}", luts(L))

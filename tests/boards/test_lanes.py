@@ -1,0 +1,116 @@
+"""``--lanes auto``: the search against a brute-force scan, and the chosen L against Yosys'
+own cell counts (the chosen L fits, L + 1 does not)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from rtrledit.boards import lanes as lanes_mod
+from rtrledit.boards.lanes import LUT_FILL, auto_lanes, synth_cells
+from rtrledit.boards.targets import BOARDS, check_fit
+from rtrledit.cli import main
+from rtrledit.hdl.core import max_lanes
+from rtrledit.model.config import Config
+
+CFG = Config(hidden=2, inputs=1)          # small: each synthesis takes seconds
+UP5K = BOARDS["icebreaker"]
+
+
+def _board(lut: int):
+    return dataclasses.replace(UP5K, resources={**UP5K.resources, "lut": lut})
+
+
+def _fits(cfg, L, brd) -> bool:
+    try:
+        check_fit(cfg, L, brd)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("base,per,bend", [(3000, 400, 0), (3000, 400, 60), (100, 900, 0),
+                                           (4000, 100, 0)])
+def test_the_search_finds_what_a_scan_finds(monkeypatch, base, per, bend):
+    # a synthetic logic cost, convex when ``bend`` > 0 (the interpolation is then optimistic)
+    calls = []
+
+    def fake(cfg, L, family):
+        calls.append(L)
+        return {"lut": base + per * (L - 1) + bend * (L - 1) ** 2, "ff": 0, "dsp": 0}
+    monkeypatch.setattr(lanes_mod, "synth_cells", fake)
+    cfg = Config(hidden=3, inputs=1)
+    brd = _board(5280)
+    cap = int(LUT_FILL * 5280)
+    want = max(L for L in range(1, max_lanes(cfg) + 1)
+               if _fits(cfg, L, brd) and fake(cfg, L, "ice40")["lut"] <= cap)
+    want_luts = fake(cfg, want, "ice40")["lut"]
+    calls.clear()
+    choice = auto_lanes(cfg, brd)
+    assert choice.lanes == want and choice.luts == want_luts
+    assert len(calls) <= 5                     # a handful of syntheses, not a scan
+
+
+def test_not_even_one_lane_is_refused(monkeypatch):
+    monkeypatch.setattr(lanes_mod, "synth_cells", lambda c, L, f: {"lut": 10 ** 6, "ff": 0, "dsp": 0})
+    with pytest.raises(ValueError, match="not even one lane fits"):
+        auto_lanes(CFG, UP5K)
+
+
+def test_multipliers_bind_when_logic_is_plenty():
+    big = _board(10 ** 6)
+    choice = auto_lanes(CFG, big)
+    L = choice.lanes
+    assert 1 <= L < max_lanes(CFG)
+    # Yosys' own DSP count: L lanes fit the 8 SB_MAC16, L + 1 do not
+    assert synth_cells(CFG, L, "ice40")["dsp"] <= UP5K.resources["dsp"]
+    assert synth_cells(CFG, L + 1, "ice40")["dsp"] > UP5K.resources["dsp"]
+    assert "multipliers" in choice.reason and f"{L + 1} would not fit" in choice.reason
+
+
+@pytest.mark.slow
+def test_logic_binds_on_a_smaller_device():
+    one, two = (synth_cells(CFG, L, "ice40")["lut"] for L in (1, 2))
+    lut = int((two + 0.5 * (two - one)) / LUT_FILL) + 1      # room for about 2.5 lanes
+    choice = auto_lanes(CFG, _board(lut))
+    cap = int(LUT_FILL * lut)
+    assert choice.lanes == 2 and choice.luts == two <= cap
+    assert synth_cells(CFG, 3, "ice40")["lut"] > cap
+    assert "LUT4" in choice.reason
+
+
+def test_cli_lanes_auto(monkeypatch, capsys):
+    monkeypatch.setattr(lanes_mod, "synth_cells", lambda c, L, f: {"lut": 3000 + 400 * L, "ff": 0, "dsp": 0})
+    rc = main(["build", "--board", "icebreaker", "--hidden", "2", "--inputs", "1",
+               "--lanes", "auto", "--estimate", "--json"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    out = json.loads(cap.out)                  # stdout stays one JSON object
+    assert out["lanes"] == 4                   # 3000 + 400·4 <= 4752 < 3000 + 400·5
+    assert cap.err.startswith("--lanes auto for icebreaker: 4 lanes ")
+
+
+def test_auto_needs_a_board_for_simulate(capsys):
+    assert main(["simulate", "--hidden", "2", "--lanes", "auto"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "--lanes auto needs --board (the board whose resources it fills)")
+
+
+@pytest.mark.parametrize("bad", ["0", "many"])
+def test_bad_lanes(bad, tmp_path, capsys):
+    with pytest.raises(SystemExit) if bad == "many" else _nothing():
+        rc = main(["generate", "--hidden", "2", "--lanes", bad, "-o", str(tmp_path / "o")])
+        assert rc == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--lanes" in err.strip().splitlines()[-1]
+    assert not (tmp_path / "o" / "rtrl_core.v").exists()
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

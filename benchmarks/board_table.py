@@ -1,6 +1,6 @@
 """Build the board report table of docs/boards.md (one build per row; slow).
 
-    python benchmarks/board_table.py [--only up5k|ecp5] [--out build/board_table]
+    python benchmarks/board_table.py [--only up5k|ecp5|up5k-auto|ecp5-auto] [--out build/board_table]
 
 Each row is a real `rtrledit.boards.build.build` (fixed nextpnr seed 1, m = 4, p = 1,
 16-bit default formats); a row that does not fit or fails records the toolchain's reason.
@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from rtrledit.boards.build import build
+from rtrledit.boards.lanes import auto_lanes
 from rtrledit.boards.targets import board, cycles_per_step
 from rtrledit.model.config import Config
 
@@ -27,12 +28,20 @@ ROWS = {
     "ecp5": [("ulx3s-85f", "exact", 8, 8, 40), ("ulx3s-85f", "exact", 16, 16, 40),
              ("ulx3s-85f", "snap1", 64, 1, 40), ("ulx3s-85f", "snap1", 128, 1, 40),
              ("ulx3s-85f", "exact", 32, 32, 40)],
+    # L chosen by --lanes auto (rtrledit.boards.lanes): what a user gets without searching
+    "up5k-auto": [("icebreaker", "exact", 8, "auto", 20), ("icebreaker", "exact", 16, "auto", 20)],
+    "ecp5-auto": [("ulx3s-85f", "exact", 16, "auto", 40), ("ulx3s-85f", "exact", 32, "auto", 40)],
 }
 
 
 def one(brd, approx, n, lanes, mhz, out: Path) -> dict:
     cfg = Config(hidden=n, inputs=4, outputs=1, approx=approx)
+    auto = None
+    if lanes == "auto":
+        auto = auto_lanes(cfg, board(brd))
+        lanes = auto.lanes
     row = {"board": brd, "approx": approx, "hidden": n, "lanes": lanes, "target_mhz": mhz,
+           "lanes_auto": auto.reason if auto else None,
            "cycles_per_step": cycles_per_step(cfg, lanes, family=board(brd).family)}
     t0 = time.monotonic()
     try:

@@ -223,13 +223,7 @@ def check_fit(cfg: Config, lanes: int, brd: Board) -> Estimate:
 def cycles_per_step(cfg: Config, lanes: int, learn: bool = True, family: str | None = None) -> int:
     """Clock cycles from one sample's acceptance to the next sample's acceptance with the
     input stream always full and results always taken, for the core built for ``family``
-    (SnAp-1 with S in SPRAM runs at half rate; Core docstring; the hand-over constant is
-    measured in tests/boards against the simulator)."""
-    from ..hdl.core import cycles_per_step as core_cycles
+    (:func:`rtrledit.hdl.core.step_period`; SnAp-1 with S in SPRAM runs at half rate)."""
+    from ..hdl.core import step_period
     from ..hdl.snap1 import snap1_spram
-    spram = cfg.approx == "snap1" and snap1_spram(cfg, family)
-    return core_cycles(cfg, lanes, learn, True, spram) + HANDOVER
-
-
-#: Cycles of stage hand-over and result handshake (calibrated by the simulator test).
-HANDOVER = 2
+    return step_period(cfg, lanes, learn, cfg.approx == "snap1" and snap1_spram(cfg, family))

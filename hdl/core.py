@@ -18,7 +18,7 @@ from .snap1 import Snap1Engine, snap1_cycles
 from .sweep import SweepEngine, schedule
 from .update import UpdateUnit, update_cycles
 
-__all__ = ["Core", "cycles_per_step", "max_lanes", "BusSignature", "sample_layout", "result_layout"]
+__all__ = ["Core", "cycles_per_step", "step_period", "HANDOVER", "max_lanes", "BusSignature", "sample_layout", "result_layout"]
 
 #: The register bus, from the host's side: a strobe starts an access; ``ack`` answers it
 #: exactly one cycle later (reads: ``r_data`` valid with ``ack``). One access at a time:
@@ -53,6 +53,18 @@ def cycles_per_step(cfg: Config, lanes: int, learn: bool = True, track: bool = T
               else snap1_cycles(cfg, spram))
     return (forward_cycles(cfg) + (engine if (learn or track) else 0)
             + (update_cycles(cfg) if learn else 0))
+
+
+#: Cycles between one step's end and the next sample's acceptance when samples and results
+#: are always ready: the result handshake and the acceptance (tests/boards/test_e2e.py
+#: measures :func:`step_period` in the simulator).
+HANDOVER = 2
+
+
+def step_period(cfg: Config, lanes: int, learn: bool = True, spram: bool = False) -> int:
+    """Clock cycles from one sample's acceptance to the next with the input stream always
+    full and results always taken: the throughput of the core, one step per period."""
+    return cycles_per_step(cfg, lanes, learn, True, spram) + HANDOVER
 
 
 def max_lanes(cfg: Config) -> int:

@@ -47,7 +47,7 @@ from .requant import dequantise
 
 __all__ = ["DEFAULT_GRID", "Grid", "Point", "load_grid", "hardware_cost", "pareto_front",
            "evaluate_point", "float_learning", "float_gradients", "run_sweep", "SweepResult",
-           "load_results", "write_table", "TABLE_COLUMNS", "CYCLE_OVERHEAD", "CURVE_POINTS",
+           "load_results", "write_table", "TABLE_COLUMNS", "CURVE_POINTS",
            "within"]
 
 #: The default grid: small enough to finish in well under two minutes on two cores.
@@ -69,9 +69,6 @@ DEFAULT_GRID: dict[str, Any] = {
 
 #: Keys a grid file may hold.
 GRID_KEYS = tuple(DEFAULT_GRID)
-#: Serial O(n·q) work per step beside the sweep, in cycles per (n·q): the forward
-#: product Θz and the Θ update, one MAC each per element (an estimate).
-CYCLE_OVERHEAD = 2
 #: Points kept of each learning curve (block means of the squared error).
 CURVE_POINTS = 100
 
@@ -234,21 +231,21 @@ def load_grid(path: str | Path | None) -> Grid:
 
 # ---------------------------------------------------------------------------- metrics
 def hardware_cost(cfg: Config, pes: int) -> dict[str, int]:
-    """Memory and an estimate of the cycles per step of the learning core for ``cfg``.
+    """Memory and cycles per learning step of the learning core for ``cfg``.
 
-    Memory: bits of S (n·n·q exact, n·q snap1, times w_S) and of Θ (n·q·w_P).
-    Cycles per step with L = ``pes`` processing elements (an analytic estimate, not a
-    synthesis result): the sensitivity sweep, n·n·(n·q)/L MACs for exact RTRL and
-    n·q/L for snap1, plus :data:`CYCLE_OVERHEAD`·n·q for the serial O(n·q) work
-    (forward product Θz and the Θ update, DESIGN.md §4).
+    Memory: bits of S (n·n·q exact, n·q snap1, times w_S) and of Θ (n·q·w_P). Cycles: the
+    core's own cycle model (:func:`rtrledit.hdl.core.step_period`, measured against the
+    simulators in tests/boards and tests/sim) with L = ``pes`` lanes, as many as the
+    engine takes at most (n·q exact, 1 for SnAp-1), S in dual-port memory.
     """
+    # the exploration sits above the hardware: it asks the core, never a formula of its own
+    from ..hdl.core import max_lanes, step_period
     n, q = cfg.n, cfg.q
-    L = max(1, int(pes))
-    sweep = n * n * n * q if cfg.approx == "exact" else n * q
+    L = max(1, min(int(pes), max_lanes(cfg)))
     mem_s = int(np.prod(cfg.s_shape)) * cfg.formats.S.w
     mem_t = n * q * cfg.formats.P.w
     return {"mem_S_bits": mem_s, "mem_theta_bits": mem_t, "mem_bits": mem_s + mem_t,
-            "pes": L, "cycles_per_step": math.ceil(sweep / L) + CYCLE_OVERHEAD * n * q}
+            "pes": L, "cycles_per_step": step_period(cfg, L)}
 
 
 def pareto_front(cost, err) -> np.ndarray:

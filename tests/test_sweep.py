@@ -9,7 +9,7 @@ import pytest
 
 from rtrledit.cli import main
 from rtrledit.model import Config
-from rtrledit.model.sweep import (CYCLE_OVERHEAD, Grid, evaluate_point, float_gradients,
+from rtrledit.model.sweep import (Grid, evaluate_point, float_gradients,
                                   float_learning, hardware_cost, load_grid, load_results,
                                   pareto_front, run_sweep, valid_points)
 
@@ -67,14 +67,15 @@ def test_point_ids_are_stable_and_distinct():
 
 # ---------------------------------------------------------------------------- metrics
 def test_hardware_cost():
+    # cycles: tests/boards/test_e2e.py::test_cycles_per_step_formula measures them
     n, q = 8, 10
     ex = Config(hidden=n)
     c = hardware_cost(ex, pes=16)
     assert c["mem_S_bits"] == n * n * q * 16 and c["mem_theta_bits"] == n * q * 16
-    assert c["cycles_per_step"] == n * n * n * q // 16 + CYCLE_OVERHEAD * n * q
-    sn = hardware_cost(ex.replace(approx="snap1"), pes=1)
-    assert sn["mem_S_bits"] == n * q * 16
-    assert sn["cycles_per_step"] == n * q + CYCLE_OVERHEAD * n * q
+    assert c["cycles_per_step"] > n * n * n * q / 16               # at least the W·S MACs
+    assert hardware_cost(ex, pes=10 ** 6)["pes"] == n * q           # one column a lane at most
+    sn = hardware_cost(ex.replace(approx="snap1"), pes=32)
+    assert sn["mem_S_bits"] == n * q * 16 and sn["pes"] == 1
 
 
 def brute_front(cost, err):

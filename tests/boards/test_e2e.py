@@ -12,6 +12,7 @@ from rtrledit.boards.targets import cycles_per_step
 from rtrledit.boards.top import BoardTop
 from rtrledit.hdl.regmap import ID_MAGIC, register_map
 from rtrledit.model.config import Config
+from rtrledit.model.sweep import hardware_cost
 from rtrledit.sim.scoreboard import Scoreboard
 
 from .common import int_params, load_params, read_state, run_bridge
@@ -132,6 +133,7 @@ def test_cycles_per_step_formula(cfg, lanes):
     gaps = np.diff(accepts)
     assert len(set(gaps)) == 1, gaps
     assert gaps[0] == cycles_per_step(cfg, lanes, learn=True), gaps
+    assert gaps[0] == hardware_cost(cfg, lanes)["cycles_per_step"]   # the exploration's too
 
 
 def test_board_top_over_uart():

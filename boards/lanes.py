@@ -5,13 +5,16 @@ Two parts, both the toolchain's own figures, never a hand-kept table:
 - :func:`~rtrledit.boards.targets.check_fit` (multipliers, block RAM, SPRAM, from the
   elaborated design), which is monotone in L, searched by bisection;
 - logic: Yosys synthesises the board top as the build does (``synth_ice40 -dsp -spram``
-  or ``synth_ecp5``) at the most lanes the first part allows; if its LUT4s are too many,
-  at one lane too, and the LUT4 count is interpolated linearly between the two (a lane
+  or ``synth_ecp5``) and nextpnr packs it (``--pack-only``: logic cells as the placer
+  will count them; Yosys' LUT4s alone missed the UP5K's by 35 %, flip-flops and carries
+  that do not pack with a LUT take cells of their own) at the most lanes the first part
+  allows; if its cells are too many,
+  at one lane too, and the cell count is interpolated linearly between the two (a lane
   costs the same logic as the next); the chosen L is synthesised to confirm it (one lane
   fewer until it fits). One synthesis when multipliers or memory bind, three or more when
   logic does.
 
-A design "fits" when its LUT4s are at most :data:`LUT_FILL` of the device's: placement and
+A design "fits" when its logic cells are at most :data:`LUT_FILL` of the device's: placement and
 routing need slack (docs/boards.md: builds above ~95 % of the UP5K's cells fail to place).
 """
 
@@ -31,43 +34,56 @@ from .targets import Board, check_fit
 
 __all__ = ["LUT_FILL", "LaneChoice", "synth_cells", "auto_lanes"]
 
-#: The share of the device's LUT4s a design may use and still be expected to place and route.
+#: The share of the device's logic cells (``resources['lut']``) a design may use and still be expected to place and route.
 LUT_FILL = 0.9
+
+
+#: nextpnr's packer per family: the arguments, and the cell its utilisation counts logic in.
+_PACK = {"ice40": ("nextpnr-ice40", ["--up5k", "--package", "sg48"], "ICESTORM_LC"),
+         "ecp5": ("nextpnr-ecp5", ["--85k"], "TRELLIS_COMB")}
 
 
 @functools.lru_cache(maxsize=64)
 def synth_cells(cfg: Config, lanes: int, family: str) -> dict[str, int]:
-    """Cell counts of the board top for the ``family`` ("ice40", "ecp5") after Yosys synthesis (no place and route):
-    ``lut`` (SB_LUT4 or LUT4), ``ff``, ``dsp`` (SB_MAC16 or MULT18X18D). Remembered for
-    the process (a synthesis takes from seconds to minutes)."""
+    """Cell counts of the board top for the ``family`` ("ice40", "ecp5") after Yosys
+    synthesis as the build runs it and nextpnr's packer (no placement): ``lut`` (logic
+    cells as nextpnr counts them: ICESTORM_LC, a LUT4 with its flip-flop and carry, or
+    TRELLIS_COMB), ``dsp`` (SB_MAC16 or MULT18X18D). Remembered for the process (it takes
+    from seconds to minutes)."""
     from amaranth.back import rtlil
 
     from .top import BoardTop
     top = BoardTop(cfg, lanes, freq_hz=12e6, target=family)
     ports = [top.rx, top.tx, top.led_alive, top.led_learn, top.led_sat]
     if family == "ice40":
-        script = ("delete t:$meminit_v2 r:MEMID=*spram* %i; synth_ice40 -dsp -spram -top top")
-        lut, dsp = "SB_LUT4", "SB_MAC16"
+        script, dsp = "delete t:$meminit_v2 r:MEMID=*spram* %i; synth_ice40 -dsp -spram -top top", "SB_MAC16"
     else:
-        script, lut, dsp = "synth_ecp5 -top top", "LUT4", "MULT18X18D"
-    yosys = require("yosys")
+        script, dsp = "synth_ecp5 -top top", "MULT18X18D"
+    tool, args, cell = _PACK[family]
+    yosys, pnr = require("yosys"), require(tool)
     with tempfile.TemporaryDirectory() as tmp:       # YoWASP sees the working folder only
         Path(tmp, "top.il").write_text(rtlil.convert(top, name="top", ports=ports))
-        p = subprocess.run([yosys, "-q", "-p", f"read_rtlil top.il; {script}; tee -q -o stat.txt stat"],
+        p = subprocess.run([yosys, "-q", "-p", f"read_rtlil top.il; {script}; "
+                            "tee -q -o stat.txt stat; write_json top.json"],
                            cwd=tmp, capture_output=True, text=True)
         if p.returncode != 0:
             raise ValueError(f"Yosys failed on the board top: {(p.stderr or p.stdout).strip()[-300:]}")
-        text = Path(tmp, "stat.txt").read_text()
-    cells = {name: int(count) for count, name in re.findall(r"^\s+(\d+)\s+(\S+)\s*$", text, re.M)}
-    ff = sum(v for k, v in cells.items() if re.fullmatch(r"(SB_DFF\w*|TRELLIS_FF)", k))
-    return {"lut": cells.get(lut, 0), "ff": ff, "dsp": cells.get(dsp, 0)}
+        stat = Path(tmp, "stat.txt").read_text()
+        p = subprocess.run([pnr, *args, "--json", "top.json", "--pack-only"], cwd=tmp,
+                           capture_output=True, text=True)
+        log = p.stdout + p.stderr
+    used = re.search(rf"{cell}:\s+(\d+)/", log)
+    if used is None:
+        raise ValueError(f"nextpnr's packer gave no {cell} count: {log.strip()[-300:]}")
+    dsps = re.search(rf"^\s+(\d+)\s+{dsp}\s*$", stat, re.M)
+    return {"lut": int(used.group(1)), "dsp": int(dsps.group(1)) if dsps else 0}
 
 
 @dataclass(frozen=True)
 class LaneChoice:
     lanes: int
     reason: str
-    luts: int           # synthesised LUT4s at ``lanes``
+    luts: int           # logic cells at ``lanes`` after synthesis and packing
 
 
 def _fits(cfg: Config, lanes: int, brd: Board) -> str | None:
@@ -107,7 +123,7 @@ def auto_lanes(cfg: Config, brd: Board) -> LaneChoice:
     L = by_est
     if luts(L) > cap:                   # logic binds: interpolate between 1 and by_est lanes
         if by_est == 1 or luts(1) > cap:
-            raise ValueError(f"--lanes auto: not even one lane fits: {luts(1):,} LUT4 > "
+            raise ValueError(f"--lanes auto: not even one lane fits: {luts(1):,} logic cells > "
                              f"{LUT_FILL:.0%} of the {brd.device}'s {brd.resources['lut']:,}")
         per = max(1, -(-(luts(by_est) - luts(1)) // (by_est - 1)))
         L = max(1, min(by_est - 1, 1 + (cap - luts(1)) // per))
@@ -116,6 +132,7 @@ def auto_lanes(cfg: Config, brd: Board) -> LaneChoice:
         while L + 1 < by_est and luts(L + 1) <= cap:     # or pessimistic: step up
             L += 1
     reason = est_reason if L == by_est else (
-        f"{L + 1} need {luts(L + 1):,} LUT4 after synthesis, more than {LUT_FILL:.0%} of "
+        f"{L + 1} need {luts(L + 1):,} logic cells, more than {LUT_FILL:.0%} of "
         f"the {brd.device}'s {brd.resources['lut']:,}")
-    return LaneChoice(L, f"{L} lanes ({luts(L):,} LUT4 after synthesis); {reason}", luts(L))
+    return LaneChoice(L, f"{L} lanes ({luts(L):,} logic cells after synthesis and packing); "
+                      f"{reason}", luts(L))

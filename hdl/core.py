@@ -90,9 +90,11 @@ class Core(wiring.Component):
     register bus (:func:`~rtrledit.hdl.regmap.register_map` describes it).
 
     Cycles per step (:meth:`cycles_per_step`): the forward pass q + n·q + 2·n·p + 17;
-    plus the sweep when tracking (``engine.cycles``: n²·⌈n·q/L⌉ + max(q, 4) + L + 9 for
-    exact RTRL with n ≥ 3 and L ≤ n², n·q + 5 for SnAp-1); plus the update
-    n·q + n·p + p + 6 when learning.
+    plus the sweep when tracking (``engine.cycles``, :func:`~rtrledit.hdl.sweep.schedule`:
+    ⌈n·q/L⌉·n(n+1) + max(q, 4) + n + L + 5 for exact RTRL with hardtanh, n ≥ 2 and
+    L ≤ n(n+1), ⌈n·q/L⌉·n(n+2) + max(q, 4) + 2n + L + 7 with tanh; n·q + 5 for SnAp-1);
+    plus the update n·q + n·p + p + 6 when learning. :func:`step_period` adds
+    :data:`HANDOVER` for the period between samples.
 
     Register-bus accesses are served at any time for registers; windows (parameters,
     h, S) only between steps: a sample waiting while the host accesses the bus is taken

@@ -47,7 +47,8 @@ def test_build_icebreaker(capsys, tmp_path):
     cfg = Config(hidden=4, inputs=4)
     rep = _build(capsys, tmp_path, "icebreaker", cfg, 1, freq=12)
     assert rep["target_mhz"] == 12
-    assert rep["dsps"] == 4            # 2 sweep + forward + update: Yosys used SB_MAC16s
+    # 1 sweep lane + forward + update (hand count), placed as SB_MAC16 as the units declare
+    assert rep["dsps"] == 3 == rep["estimate"]["dsp"]
     assert rep["lcs"] <= rep["lcs_available"] == 5280
     assert rep["spram"] == 0 and rep["bram"] <= 30
 
@@ -55,5 +56,6 @@ def test_build_icebreaker(capsys, tmp_path):
 def test_build_ulx3s_85f(capsys, tmp_path):
     cfg = Config(hidden=4, inputs=4)
     rep = _build(capsys, tmp_path, "ulx3s-85f", cfg, 4)
-    assert rep["dsps"] == 10 and rep["dsps_available"] == 156    # 2·4 + 2 MULT18X18D
+    assert rep["dsps"] == 6 == rep["estimate"]["dsp"]        # 4 lanes + 2 MULT18X18D
+    assert rep["dsps_available"] == 156
     assert rep["luts_available"] == 83640

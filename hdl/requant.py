@@ -7,7 +7,7 @@ the same value and the same out-of-range flag, bit for bit.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -33,14 +33,21 @@ def _check_int(name: str, value: object, minimum: int | None = None) -> int:
 def _fit(m: Module, q, w: int, wrap: bool, o, clipped) -> None:
     """Drive ``o`` with ``q`` fitted into ``w`` signed bits (saturated, or wrapped when
     ``wrap``) and ``clipped`` with whether it was out of range. A ``q`` that always fits
-    is sign-extended and never clipped (no logic)."""
+    is sign-extended and never clipped (no logic).
+
+    ``q`` fits exactly when its bits from ``w - 1`` up all equal its sign: the check is a
+    reduction (a LUT tree), not two comparisons against the bounds, which Yosys builds as
+    carry chains as wide as ``q``. The saturated value is the bound on the side of the
+    sign: ``sign ? -2**(w-1) : 2**(w-1) - 1``."""
     if q.shape().width <= w:
         m.d.comb += [o.eq(q), clipped.eq(0)]
         return
-    lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
-    below, above = q < lo, q > hi
-    m.d.comb += clipped.eq(below | above)
-    m.d.comb += o.eq(q[:w] if wrap else Mux(below, lo, Mux(above, hi, q[:w])))
+    top, sign = q[w - 1:], q[-1]
+    out = Signal()
+    m.d.comb += out.eq(Mux(sign, ~top.all(), top.any()))
+    m.d.comb += clipped.eq(out)
+    bound = Cat(*([~sign] * (w - 1)), sign)
+    m.d.comb += o.eq(q[:w] if wrap else Mux(out, bound, q[:w]))
 
 
 class Requantiser(wiring.Component):
@@ -69,14 +76,13 @@ class Requantiser(wiring.Component):
     Latency: 0 cycles (purely combinational; no clock domain). Register ``o`` outside if
     the path is too long.
 
-    Resources: one adder of ``max(in_width, shift + 1) + 1`` bits (none for ``"floor"`` or
-    ``shift <= 0``), the shift itself is wiring, then two comparisons of the rounded value
-    against the constant bounds (each equivalent to checking that its bits above
-    ``out_width - 1`` are all equal to the sign) and an ``out_width``-bit 3:1 multiplexer
-    for saturation. When the rounded value always fits (it has at most ``out_width`` bits)
-    the range check is not built and ``clipped`` is constant 0.
-    Measured with ``synth_ice40`` (Yosys 0.70) for 32 → 16 bits, shift 14: half_even
-    saturate 40 LUT4 + 51 SB_CARRY; stochastic wrap 21 LUT4 + 34 SB_CARRY.
+    Resources: no adder for ``"floor"`` or ``shift <= 0``; for half_up and half_even an
+    adder of ``in_width - shift + 2`` bits (the bits above ``shift - 1`` plus a carry in,
+    see :meth:`_rounded`), for stochastic one of ``max(in_width, shift) + 1``; the shift
+    is wiring; the range check is a reduction over the bits above ``out_width - 1`` (no
+    carry chain) and the saturation a 2:1 multiplexer. When the rounded value always fits
+    (it has at most ``out_width`` bits) the range check is not built and ``clipped`` is
+    constant 0.
 
     The hardware has no width limit; the golden model computes in int64, so bit-exact
     comparisons need ``in_width + max(0, -shift) <= 62``.
@@ -146,29 +152,25 @@ class Requantiser(wiring.Component):
         """Shape of the rounded, not yet fitted value ``q`` (before the range check)."""
         return self._rounded().shape()
 
-    def _offset(self):
-        """The rounding offset (an unsigned value) for ``shift > 0``, or None for none."""
-        s = self.shift
-        if self.mode == "floor":
-            return None
-        if self.mode == "half_up":
-            return Const(1 << (s - 1), unsigned(s))
-        if self.mode == "half_even":
-            # bit s of (i >>> s) ... i.e. bit s of i, or the sign when s >= in_width
-            odd = self.i[min(s, self.in_width - 1)]
-            # 2^(s-1) - 1 + odd  ==  odd ? 2^(s-1) : 2^(s-1) - 1   (s bits)
-            return Mux(odd, Const(1 << (s - 1), unsigned(s)),
-                       Const((1 << (s - 1)) - 1, unsigned(s)))
-        # stochastic: R mod 2^s (R has 32 bits, so for s >= 32 this is R itself)
-        return self.rnd[:min(s, RND_WIDTH)]
-
     def _rounded(self):
-        s = self.shift
+        """``q = (i + offset) >>> shift`` with an adder only as wide as the bits it changes.
+        Write ``i = H·2^(s-1) + Lo`` (``H = i >>> (s-1)``, ``0 <= Lo < 2^(s-1)``): then
+        ``q = (H + carry) >>> 1``, where the low bits reach the quotient only through
+        ``carry``: 1 for half_up; for half_even ``Lo != 0`` or the quotient's odd bit (the
+        offset ``2^(s-1) - 1 + odd`` carries out of the low bits unless both are 0).
+        Floor needs no adder; stochastic adds ``R mod 2^s`` over the whole width."""
+        s, i, w_in = self.shift, self.i, self.in_width
         if s <= 0:
-            return self.i.shift_left(-s)
-        off = self._offset()
-        total = self.i if off is None else self.i + off   # signed, wide enough: no overflow
-        return total.shift_right(s)                        # arithmetic (flooring) shift
+            return i.shift_left(-s)
+        if self.mode == "floor":
+            return i.shift_right(s)
+        if self.mode == "stochastic":       # R mod 2^s (R has 32 bits: s >= 32 is R itself)
+            return (i + self.rnd[:min(s, RND_WIDTH)]).shift_right(s)
+        carry = Const(1, 1)
+        if self.mode == "half_even":
+            odd = i[min(s, w_in - 1)]       # bit s of i, or the sign when s >= in_width
+            carry = odd | i[:min(s - 1, w_in)].any() if s > 1 else odd
+        return (i.shift_right(s - 1) + carry).shift_right(1)
 
     def elaborate(self, platform) -> Module:
         m = Module()

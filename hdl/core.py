@@ -307,18 +307,21 @@ class Core(wiring.Component):
                     "LFSR": upd.lfsr}
         # reads of registers: latch the value now, present it with ack
         reg_read = Signal(32)
+        # (a Switch: one parallel decode of the address, not a chain of priority muxes,
+        # which was the critical path from the bridge's address register)
         with md.If(bus.r_stb):
             md.d.sync += [reg_read.eq(0), rsel.eq(0)]
-            for name, value in {**ro_value, **rw_value}.items():
-                with md.If(is_reg[name]):
-                    md.d.sync += reg_read.eq(value)
+            with md.Switch(bus.addr):
+                for name, value in {**ro_value, **rw_value}.items():
+                    with md.Case(regs[name].addr):
+                        md.d.sync += reg_read.eq(value)
+                for name, i in counted.items():
+                    with md.Case(regs[name].addr):
+                        md.d.comb += [counters.r_stb.eq(1), counters.r_index.eq(i)]
+                        md.d.sync += rsel.eq(7)
             for k, name in enumerate(("W", "U", "V", "C", "H", "S"), start=1):
                 with md.If(hits[name][0] & host_ok):
                     md.d.sync += rsel.eq(k)
-            for name, i in counted.items():
-                with md.If(is_reg[name]):
-                    md.d.comb += [counters.r_stb.eq(1), counters.r_index.eq(i)]
-                    md.d.sync += rsel.eq(7)
         window_data = {1: w_rd.data, 2: u_rd.data, 3: v_rd.data, 4: c_rd.data, 5: fw.h_data,
                        6: eng.s_rdata}
         with md.Switch(rsel):

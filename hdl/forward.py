@@ -70,7 +70,8 @@ class ForwardUnit(wiring.Component):
     y, e
         This step's outputs and errors (format Y), valid from ``done`` until the next start.
     sat_inc
-        Per cycle, 1 for each quantity that saturated (index of :data:`SAT_NAMES`).
+        Per cycle, 1 for each quantity that saturated (index of :data:`SAT_NAMES`), one
+        cycle after its requantiser; all of a step's before ``done``.
     """
 
     def __init__(self, cfg: Config) -> None:
@@ -296,5 +297,7 @@ class ForwardUnit(wiring.Component):
                           d_wr.addr.eq(row3), d_wr.data.eq(dphi_new), d_wr.en.eq(1)]
         with md.Elif(self.h_we & ~self.busy):
             md.d.comb += [h_wr.addr.eq(self.h_waddr), h_wr.data.eq(self.h_wdata), h_wr.en.eq(1)]
-        md.d.comb += self.sat_inc.eq(Cat(sat_bits.get(name, Const(0, 1)) for name in SAT_NAMES))
+        # registered: the range checks end long paths (a sum through its rounding adder);
+        # the last flag (ĉ, stage 2) still comes two cycles before ``done``
+        md.d.sync += self.sat_inc.eq(Cat(sat_bits.get(name, Const(0, 1)) for name in SAT_NAMES))
         return md

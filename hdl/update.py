@@ -37,7 +37,9 @@ class UpdateUnit(wiring.Component):
 
     Latency: n·q + p·n + p + 6 cycles from ``start`` to ``done``.
     Resources: one w_Y × w_H multiplier (e·h), one run-time shifter with its rounding
-    adder, two range checks, two saturating subtractors, the 32-bit LFSR.
+    adder, a range check (the fit to P or O) and a saturating subtractor (one each when P
+    and O are equally wide, two otherwise), the 32-bit LFSR; one destination address
+    down the pipeline.
 
     Ports
     -----
@@ -108,12 +110,16 @@ class UpdateUnit(wiring.Component):
         exact_w = grad_w + max(0, -bmin) + 1
         rq = VariableRequantiser(grad_w, bmin, max_amount.bit_length(), exact_w, r, wrap,
                                  max_amount=max_amount, early=True, split=True)
+        # the fits to P (Θ) and O (V, c), and the saturations after the subtraction: one
+        # of each when P and O are equally wide (a fit with shift 0 depends on the width only)
         fit_p = Requantiser(exact_w, 0, fm.P.w, "floor", wrap)
-        fit_o = Requantiser(exact_w, 0, fm.O.w, "floor", wrap)
         sat_p = Requantiser(fm.P.w + 1, 0, fm.P.w, "floor", wrap)
-        sat_o = Requantiser(fm.O.w + 1, 0, fm.O.w, "floor", wrap)
-        md.submodules.rq, md.submodules.fit_p, md.submodules.fit_o = rq, fit_p, fit_o
-        md.submodules.sat_p, md.submodules.sat_o = sat_p, sat_o
+        md.submodules.rq, md.submodules.fit_p, md.submodules.sat_p = rq, fit_p, sat_p
+        fit_o, sat_o = fit_p, sat_p
+        if fm.O.w != fm.P.w:
+            fit_o = Requantiser(exact_w, 0, fm.O.w, "floor", wrap)
+            sat_o = Requantiser(fm.O.w + 1, 0, fm.O.w, "floor", wrap)
+            md.submodules.fit_o, md.submodules.sat_o = fit_o, sat_o
         md.d.comb += rq.rnd.eq(rnd)
 
         # stage 0: one index per phase; stage 1: compute and write back
@@ -128,8 +134,12 @@ class UpdateUnit(wiring.Component):
         sizes = Array([n * q, p * n, p])
         last = idx == sizes[phase] - 1
         v1, ph1, isw1 = Signal(), Signal(2), Signal()
-        idx1, row1 = Signal.like(idx), Signal.like(row)
-        wa1, ua1 = Signal.like(wa), Signal.like(ua)
+        row1 = Signal.like(row)
+        # the element's one destination (W, U, V or c address; the write enables say
+        # which), carried down the pipeline in place of all four
+        dst = Signal(range(max(n * n, n * (q - n), p * n, p, 2)))
+        md.d.comb += dst.eq(Mux(phase == PT, Mux(col < n, wa, ua), idx))
+        dst1 = Signal.like(dst)
         v2, v3, v3s, v4 = Signal(), Signal(), Signal(), Signal()
         md.d.comb += self.busy.eq(active | v1 | v2 | v3 | v3s | v4)
         with md.If(self.start & ~self.busy):
@@ -150,8 +160,8 @@ class UpdateUnit(wiring.Component):
                 md.d.sync += [idx.eq(0), row.eq(0), col.eq(0), phase.eq(phase + 1)]
                 with md.If(phase == PC):
                     md.d.sync += active.eq(0)
-        md.d.sync += [v1.eq(active), ph1.eq(phase), idx1.eq(idx), row1.eq(row),
-                      isw1.eq(col < n), wa1.eq(wa), ua1.eq(ua)]
+        md.d.sync += [v1.eq(active), ph1.eq(phase), dst1.eq(dst), row1.eq(row),
+                      isw1.eq(col < n)]
         md.d.comb += [self.w_addr.eq(wa), self.u_addr.eq(ua), self.g_addr.eq(idx),
                       self.v_addr.eq(idx),
                       self.h_addr.eq(col), self.c_addr.eq(idx)]
@@ -162,7 +172,7 @@ class UpdateUnit(wiring.Component):
         ph2, isw2 = Signal(2), Signal()
         grad2 = Signal(signed(grad_w))
         old2 = Signal(signed(max(fm.P.w, fm.O.w)))
-        wa2, ua2, idx2 = Signal.like(wa), Signal.like(ua), Signal.like(idx)
+        dst2 = Signal.like(dst)
         with md.Switch(ph1):
             with md.Case(PT):
                 md.d.sync += [grad2.eq(self.g_data),
@@ -170,7 +180,7 @@ class UpdateUnit(wiring.Component):
             with md.Case(PV):
                 md.d.sync += [grad2.eq(e_arr[row1] * self.h_data), old2.eq(self.v_data)]
             with md.Case(PC):
-                md.d.sync += [grad2.eq(e_arr[idx1]), old2.eq(self.c_data)]
+                md.d.sync += [grad2.eq(e_arr[dst1]), old2.eq(self.c_data)]
         # the shifter's amount for the element in stage 1 (registered from stage 0)
         amount1 = Signal.like(rq.amount)
         with md.Switch(phase):
@@ -181,23 +191,21 @@ class UpdateUnit(wiring.Component):
             with md.Case(PC):
                 md.d.sync += amount1.eq(base[PC] - bmin + self.eta_o)
         md.d.comb += rq.amount.eq(amount1)
-        md.d.sync += [v2.eq(v1), ph2.eq(ph1), isw2.eq(isw1), wa2.eq(wa1), ua2.eq(ua1),
-                      idx2.eq(idx1)]
+        md.d.sync += [v2.eq(v1), ph2.eq(ph1), isw2.eq(isw1), dst2.eq(dst1)]
 
         # stage 2: round (the LFSR advances once per element, in order)
         md.d.comb += [rq.i.eq(grad2), lfsr.en.eq(v2)]
         ph3, isw3 = Signal(2), Signal()
         old3 = Signal.like(old2)
-        wa3, ua3, idx3 = Signal.like(wa), Signal.like(ua), Signal.like(idx)
-        md.d.sync += [v3.eq(v2), ph3.eq(ph2), isw3.eq(isw2), old3.eq(old2),
-                      wa3.eq(wa2), ua3.eq(ua2), idx3.eq(idx2)]
+        dst3 = Signal.like(dst)
+        md.d.sync += [v3.eq(v2), ph3.eq(ph2), isw3.eq(isw2), old3.eq(old2), dst3.eq(dst2)]
 
         # stage 3: the shift (rq.o, after its register), registered
         shifted = Signal.like(rq.o)
         ph3s, isw3s, old3s = Signal.like(ph3), Signal.like(isw3), Signal.like(old3)
-        wa3s, ua3s, idx3s = Signal.like(wa3), Signal.like(ua3), Signal.like(idx3)
+        dst3s = Signal.like(dst)
         md.d.sync += [shifted.eq(rq.o), v3s.eq(v3), ph3s.eq(ph3), isw3s.eq(isw3),
-                      old3s.eq(old3), wa3s.eq(wa3), ua3s.eq(ua3), idx3s.eq(idx3)]
+                      old3s.eq(old3), dst3s.eq(dst3)]
 
         # stage 4: fit to P (Θ) or O (V, c)
         md.d.comb += [fit_p.i.eq(shifted), fit_o.i.eq(shifted)]
@@ -205,19 +213,19 @@ class UpdateUnit(wiring.Component):
         delta4 = Signal(signed(max(fm.P.w, fm.O.w)))
         old4 = Signal.like(old2)
         clip4 = Signal()
-        wa4, ua4, idx4 = Signal.like(wa), Signal.like(ua), Signal.like(idx)
+        dst4 = Signal.like(dst)
         with md.If(ph3s == PT):
             md.d.sync += [delta4.eq(fit_p.o), clip4.eq(fit_p.clipped)]
         with md.Else():
             md.d.sync += [delta4.eq(fit_o.o), clip4.eq(fit_o.clipped)]
-        md.d.sync += [v4.eq(v3s), ph4.eq(ph3s), isw4.eq(isw3s), old4.eq(old3s), wa4.eq(wa3s),
-                      ua4.eq(ua3s), idx4.eq(idx3s), self.done.eq(v4 & ~v3s)]
+        md.d.sync += [v4.eq(v3s), ph4.eq(ph3s), isw4.eq(isw3s), old4.eq(old3s), dst4.eq(dst3s),
+                      self.done.eq(v4 & ~v3s)]
 
         # stage 5: subtract, saturate, write back
         md.d.comb += [sat_p.i.eq(old4 - delta4), sat_o.i.eq(old4 - delta4)]
-        md.d.comb += [self.w_waddr.eq(wa4), self.u_waddr.eq(ua4),
+        md.d.comb += [self.w_waddr.eq(dst4), self.u_waddr.eq(dst4),
                       self.w_wdata.eq(sat_p.o), self.u_wdata.eq(sat_p.o),
-                      self.v_waddr.eq(idx4), self.c_waddr.eq(idx4),
+                      self.v_waddr.eq(dst4), self.c_waddr.eq(dst4),
                       self.v_wdata.eq(sat_o.o), self.c_wdata.eq(sat_o.o)]
         with md.If(v4):
             with md.Switch(ph4):

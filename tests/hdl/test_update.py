@@ -49,7 +49,9 @@ class Harness(wiring.Component):
 def test_update_unit_matches_the_model(seed):
     rng = np.random.default_rng(seed)
     w = int(rng.integers(8, 17))
-    fm = Formats.uniform(w, S=QFormat(w, w - 5))
+    # seeds 7-9: O wider than P, so Θ and V/c have fits of their own
+    wide_o = {"O": QFormat(w + 3, w - 4)} if seed >= 7 else {}
+    fm = Formats.uniform(w, S=QFormat(w, w - 5), **wide_o)
     cfg = Config(hidden=int(rng.integers(1, 5)), inputs=int(rng.integers(1, 3)),
                  outputs=int(rng.integers(1, 3)), formats=fm,
                  r_upd=["floor", "half_up", "half_even", "stochastic"][seed % 4],

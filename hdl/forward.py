@@ -52,7 +52,8 @@ class ForwardUnit(wiring.Component):
     Latency: q + n·q + p·n + n·p + 17 cycles from ``start`` to ``done``.
     Resources: one signed multiplier (max(w_P, w_O) × max(w_H, w_Y) bits) and an
     accumulator as wide as the widest exact sum of the phases; tanh adds a w_H × w_H
-    multiplier and a ROM of 2^tanh_bits × w_H; four small RAMs; seven requantisers.
+    multiplier and a ROM of 2^tanh_bits × w_H; four small RAMs; up to seven requantisers
+    (a, y and ĉ share one where their shift and width agree).
 
     Ports
     -----
@@ -129,13 +130,22 @@ class ForwardUnit(wiring.Component):
             u = Requantiser.from_formats(in_w, f_in, out, r, wrap)
             md.submodules[name] = u
             return u
+        # a, y and ĉ are all requantised from the accumulator: one requantiser for each
+        # distinct (shift, width) among them (the default formats give a and y the same)
+        of_acc: dict[tuple[int, int], Requantiser] = {}
+
+        def rq_acc(name, f_in, out):
+            key = (f_in - out.f, out.w)
+            if key not in of_acc:
+                of_acc[key] = rq(name, self.acc_width, f_in, out)
+            return of_acc[key]
         rq_x = rq("rq_x", fm.X.w, fm.X.f, fm.H)
-        rq_a = rq("rq_a", self.acc_width, fm.P.f + fm.H.f, fm.A)
+        rq_a = rq_acc("rq_a", fm.P.f + fm.H.f, fm.A)
         rq_h = rq("rq_h", fm.A.w, fm.A.f, fm.H)
-        rq_y = rq("rq_y", self.acc_width, fm.O.f + fm.H.f, fm.Y)
+        rq_y = rq_acc("rq_y", fm.O.f + fm.H.f, fm.Y)
         rq_e = Requantiser(fm.Y.w + 1, 0, fm.Y.w, "floor", wrap)
         md.submodules.rq_e = rq_e
-        rq_c = rq("rq_c", self.acc_width, fm.O.f + fm.Y.f, fm.C)
+        rq_c = rq_acc("rq_c", fm.O.f + fm.Y.f, fm.C)
         tanh = cfg.activation == "tanh"
         if tanh:
             rq_f = rq("rq_f", 2 * fm.H.w + 1, 2 * fm.H.f, fm.F)

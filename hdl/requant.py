@@ -254,7 +254,6 @@ class VariableRequantiser(wiring.Component):
             sig = Signal.like(value, name=name)
             m.d.sync += sig.eq(value)
             return sig
-        right_shift = decoded(s > 0, "right_shift")
         if smax > 0:
             # Shifts beyond `clamp` give the same result as `clamp` (the quotient is
             # already 0 or -1 and the rounding cannot change it), so the shifters and the
@@ -263,7 +262,7 @@ class VariableRequantiser(wiring.Component):
             clamp = max(w_in, RND_WIDTH) + 1 if self.mode == "stochastic" else w_in
             seff = min(smax, clamp)
             rs0 = Signal(unsigned(max(1, seff.bit_length())))
-            rs1 = Signal.like(rs0)                   # rs - 1 (unused when rs = 0)
+            rs1 = Signal.like(rs0)                   # rs - 1 (wraps when rs = 0)
             m.d.comb += [rs0.eq(Mux(s > seff, seff, Mux(s > 0, s, 0))), rs1.eq(rs0 - 1)]
             rs = decoded(rs0, "rs")
             wide = w_in + 1
@@ -274,23 +273,25 @@ class VariableRequantiser(wiring.Component):
             def below(k):
                 """2^k - 1 (k low bits set) as a decoder, without a carry chain."""
                 return (~(ones << k))[:max(1, seff)]
+            # every offset is 0 for a shift <= 0 (rs = 0), so that ``right`` is then i:
+            # half_up's 1 << rs1 is shifted out when rs1 wraps to all ones
             if self.mode == "half_up":
                 m.d.comb += off.eq(decoded((one << rs1)[:seff], "half"))
             elif self.mode == "half_even":
-                m.d.comb += off.eq(decoded(below(rs1), "half_m1") + (self.i >> rs)[0])
+                pos = decoded(rs0 != 0, "pos")
+                m.d.comb += off.eq(decoded(Mux(rs0 != 0, below(rs1), 0), "half_m1") +
+                                   (pos & (self.i >> rs)[0]))
             elif self.mode == "stochastic":
                 m.d.comb += off.eq(self.rnd & decoded(below(rs0), "mask"))
             total = Signal(signed(max(wide, seff + 2) + 1))
             m.d.comb += total.eq(self.i + off)
-            right = late(total, "total_d") >> late(rs, "rs_d")
-        i = late(self.i, "i_d")
-        if smax <= 0:
-            right = i
-        right_shift = late(right_shift, "right_shift_d")
-        if lmax > 0:
+            right = late(total, "total_d") >> late(rs, "rs_d")      # i when the shift is <= 0
+        if lmax > 0:                                 # left shifts: i, registered when split
+            i = late(self.i, "i_d")
+            right_shift = late(decoded(s > 0, "right_shift"), "right_shift_d")
             ls = late(decoded(Mux(s < 0, -s, 0)[:max(1, lmax.bit_length())], "ls"), "ls_d")
-            m.d.comb += q.eq(Mux(right_shift, right, i << ls))
+            m.d.comb += q.eq(Mux(right_shift, right if smax > 0 else i, i << ls))
         else:
-            m.d.comb += q.eq(Mux(right_shift, right, i) if smax > 0 else i)
+            m.d.comb += q.eq(right if smax > 0 else late(self.i, "i_d"))
         _fit(m, q, w, self.wrap, self.o, self.clipped)
         return m

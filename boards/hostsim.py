@@ -8,27 +8,53 @@ from __future__ import annotations
 
 from amaranth.hdl import Elaboratable
 
+from ..sim.job import StallGenerators
 from . import protocol as P
 
-__all__ = ["ByteLink", "UartLink", "Host"]
+__all__ = ["ByteLink", "UartLink", "Host", "BridgeHarness"]
 
 
-class ByteLink:
+class ByteLink(StallGenerators):
     """Bytes straight into :class:`~.bridge.Bridge` (``rx_data``/``rx_valid``), one per
-    ``gap + 1`` cycles, and out of its ``tx`` stream (always ready)."""
+    ``gap + 1`` cycles, and out of its ``tx`` stream.
+
+    Stalls as cocotbext-axi makes them, one draw per byte: the idle generator
+    (:meth:`set_idle_generator`) adds cycles with ``rx_valid`` low before each byte sent;
+    the back-pressure generator (:meth:`set_backpressure_generator`) holds ``tx.ready``
+    low for that many cycles after each ``tx.valid`` (none: ``tx.ready`` high). A byte
+    that changes, or whose ``valid`` drops, while held is recorded in
+    :attr:`protocol_errors`; :attr:`stall_cycles` counts the cycles both added."""
 
     def __init__(self, bridge, gap: int = 0) -> None:
         self.br, self.gap = bridge, gap
         self.received = bytearray()
+        self.protocol_errors: list[str] = []
+        self.stall_cycles = 0
 
     async def collector(self, ctx) -> None:
-        ctx.set(self.br.tx.ready, 1)
-        async for _, _, v, d in ctx.tick().sample(self.br.tx.valid, self.br.tx.payload):
-            if v:
+        tx = self.br.tx
+        low, held = self.draw(self._backpressure), None   # held: the byte seen while ready low
+        ctx.set(tx.ready, 0 if low else 1)
+        async for _, _, v, r, d in ctx.tick().sample(tx.valid, tx.ready, tx.payload):
+            if held is not None and (not v or d != held):
+                self.protocol_errors.append(f"byte {len(self.received)}: valid or data "
+                                            f"changed while tx.ready was low")
+            if v and r:
                 self.received.append(d)
+                low, held = self.draw(self._backpressure), None
+                ctx.set(tx.ready, 0 if low else 1)
+            elif v:
+                held, low = d, low - 1
+                self.stall_cycles += 1
+                if low <= 0:
+                    ctx.set(tx.ready, 1)
 
     async def send(self, ctx, data: bytes) -> None:
         for b in data:
+            idle = self.draw(self._idle)
+            if idle:
+                self.stall_cycles += idle
+                await ctx.tick().repeat(idle)
             ctx.set(self.br.rx_data, b)
             ctx.set(self.br.rx_valid, 1)
             await ctx.tick()
@@ -37,8 +63,10 @@ class ByteLink:
                 await ctx.tick().repeat(self.gap)
 
 
-class UartLink:
-    """8N1 bits on the top's ``rx`` pin; decodes its ``tx`` pin (``divisor`` cycles/bit)."""
+class UartLink(StallGenerators):
+    """8N1 bits on the top's ``rx`` pin; decodes its ``tx`` pin (``divisor`` cycles/bit).
+    The idle generator (:meth:`set_idle_generator`) adds idle bit times (line high)
+    before each character; a UART has no back-pressure."""
 
     def __init__(self, top, divisor: int) -> None:
         self.top, self.div = top, divisor
@@ -64,6 +92,10 @@ class UartLink:
 
     async def send(self, ctx, data: bytes) -> None:
         for b in data:
+            idle = self.draw(self._idle)
+            if idle:
+                ctx.set(self.top.rx, 1)
+                await ctx.tick().repeat(self.div * idle)
             for level in [0] + [(b >> i) & 1 for i in range(8)] + [1]:
                 ctx.set(self.top.rx, level)
                 await ctx.tick().repeat(self.div)

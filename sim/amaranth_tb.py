@@ -14,18 +14,20 @@ from amaranth.sim import Simulator
 from ..hdl.core import Core
 from .access import CoreAccess
 from .execute import execute
-from .job import Job
+from .job import Job, StallGenerators
+from .scoreboard import protocol_checked
 
 __all__ = ["AmaranthDriver", "simulate_amaranth"]
 
 
-class AmaranthDriver(CoreAccess):
+class AmaranthDriver(CoreAccess, StallGenerators):
     """Register and stream access to a :class:`~rtrledit.hdl.core.Core` from an Amaranth
     testbench context ``ctx``; counts the clock cycles it spends."""
 
     def __init__(self, core: Core, ctx) -> None:
         super().__init__(core.cfg, core.lanes)
         self.core, self.ctx, self._cycles = core, ctx, 0
+        self.protocol_errors: list[str] = []
 
     def cycle(self) -> int:
         return self._cycles
@@ -55,25 +57,60 @@ class AmaranthDriver(CoreAccess):
         return await self._access(addr, False)
 
     async def run_stream(self, xs, ds, on_accept, on_result) -> list[int]:
-        """One sample at a time: offer it until taken, then wait for its result."""
+        """Both streams at once, cycle by cycle: sample t is offered (after its idle gap)
+        while result t - 1 may still be held back, and result t is taken after its
+        ready-low run. ``on_result`` gets the cycles from acceptance to the first cycle
+        ``valid`` is seen; a result that changes or drops while held is recorded in
+        :attr:`protocol_errors`."""
         core, ctx = self.core, self.ctx
-        accepted = []
-        ctx.set(core.result.ready, 1)
-        for t in range(len(xs)):
-            ctx.set(core.sample.payload, {"x": [int(v) for v in xs[t]],
-                                          "d": [int(v) for v in ds[t]]})
-            ctx.set(core.sample.valid, 1)
-            while not ctx.get(core.sample.ready):
-                await self._tick()
+        T = len(xs)
+        accepted: list[int] = []
+        draw = self.draw
+        # one draw per sample and per result, in order, as CoreTB draws them
+        s_t, gap, waiting, offered = 0, draw(self._idle) if T else 0, False, False
+        r_t, low, seen = 0, draw(self._backpressure) if T else 0, None   # seen: the held result
+        ctx.set(core.result.ready, 0 if low else 1)
+        while r_t < T:
+            # ---- sample s_t: offered once the core was ready for ``gap`` cycles
+            if s_t < T and not offered:
+                if gap and not waiting:
+                    waiting = bool(ctx.get(core.sample.ready))
+                elif gap:
+                    gap -= 1
+                if not gap:
+                    ctx.set(core.sample.payload, {"x": [int(v) for v in xs[s_t]],
+                                                  "d": [int(v) for v in ds[s_t]]})
+                    ctx.set(core.sample.valid, 1)
+                    offered = True
+            s_fire = offered and ctx.get(core.sample.ready)
+            # ---- result r_t: taken after ``low`` cycles of ready low
+            r_fire = False
+            if r_t < len(accepted) and ctx.get(core.result.valid):
+                res = ctx.get(core.result.payload)
+                word = ([int(v) for v in res.y], int(res.flags))
+                if seen is None:
+                    seen = word
+                    on_result(r_t, *word, self._cycles - accepted[r_t])
+                elif word != seen:
+                    self.protocol_errors.append(f"result {r_t}: payload changed while held")
+                if low:
+                    low -= 1
+                else:
+                    ctx.set(core.result.ready, 1)
+                    r_fire = True
+            elif seen is not None:
+                self.protocol_errors.append(f"result {r_t}: valid dropped while held")
             await self._tick()
-            ctx.set(core.sample.valid, 0)
-            accepted.append(self._cycles)
-            on_accept(t)
-            while not ctx.get(core.result.valid):
-                await self._tick()
-            res = ctx.get(core.result.payload)
-            on_result(t, [int(v) for v in res.y], int(res.flags), self._cycles - accepted[-1])
-            await self._tick()
+            if s_fire:
+                ctx.set(core.sample.valid, 0)
+                accepted.append(self._cycles)
+                on_accept(s_t)
+                s_t, waiting, offered = s_t + 1, False, False
+                gap = draw(self._idle) if s_t < T else 0
+            if r_fire:
+                r_t, seen = r_t + 1, None
+                low = draw(self._backpressure) if r_t < T else 0
+                ctx.set(core.result.ready, 0 if low else 1)
         ctx.set(core.result.ready, 0)
         return accepted
 
@@ -84,7 +121,9 @@ def simulate_amaranth(job: Job) -> tuple[dict, dict]:
     out = {}
 
     async def bench(ctx):
-        out["result"] = await execute(job, AmaranthDriver(core, ctx))
+        drv = AmaranthDriver(core, ctx)
+        job.stalls.apply(drv)
+        out["result"] = protocol_checked(await execute(job, drv), drv.protocol_errors)
 
     sim = Simulator(core)
     sim.add_clock(1e-8)

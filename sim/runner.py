@@ -2,7 +2,9 @@
 
 :func:`generate` writes what a hardware engineer takes away (Verilog, register map,
 config); :func:`simulate` builds (cached per design and simulator) and runs a
-:class:`~rtrledit.sim.job.Job` with cocotb's Python runner and returns the report.
+:class:`~rtrledit.sim.job.Job` with cocotb's Python runner and returns the report;
+:func:`simulate_batch` runs several jobs on one design in one build and one simulator
+start.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from ..model.config import Config
 from ..toolchain import require
 from .job import Job
 
-__all__ = ["TOP", "core_verilog", "for_icarus", "generate", "verilator_env", "lint", "LINT_WAIVED", "simulate", "SIMULATORS"]
+__all__ = ["TOP", "core_verilog", "for_icarus", "generate", "verilator_env", "lint", "LINT_WAIVED",
+           "simulate", "simulate_batch", "SIMULATORS"]
 
 TOP = "rtrl_core"
 SIMULATORS = ("icarus", "verilator", "amaranth")
@@ -155,8 +158,31 @@ def simulate(job: Job, simulator: str = "icarus", build_root: str | Path | None 
         if dump:
             np.savez(dump, **data)
         return report
+    return _cocotb([job], simulator, build_root, waves, dump, optimise)[0]
+
+
+def simulate_batch(jobs: list[Job], simulator: str = "icarus",
+                   build_root: str | Path | None = None, optimise: bool = True) -> list[dict]:
+    """Run ``jobs`` one after another in one simulator process on one build (a reset
+    between jobs) and return their reports, as :func:`simulate` would one by one. The
+    jobs must share the design (equal Config, lanes and SPRAM); they may differ in
+    parameters, streams, segments and stalls. ``simulator``: icarus or verilator."""
+    if simulator not in ("icarus", "verilator"):
+        raise ValueError(f"simulate_batch runs on icarus or verilator, not {simulator!r}")
+    if not jobs:
+        return []
+    designs = {json.dumps([j.cfg.to_dict(), j.lanes, j.spram], sort_keys=True) for j in jobs}
+    if len(designs) != 1:
+        raise ValueError(f"simulate_batch: the {len(jobs)} jobs have {len(designs)} different "
+                         "designs (Config, lanes, SPRAM); one batch runs one design")
+    return _cocotb(jobs, simulator, build_root, False, None, optimise)
+
+
+def _cocotb(jobs: list[Job], simulator: str, build_root: str | Path | None, waves: bool,
+            dump: str | Path | None, optimise: bool) -> list[dict]:
     require("cocotb")
     require("iverilog" if simulator == "icarus" else "verilator")
+    job = jobs[0]
     text = core_verilog(job.cfg, job.lanes, job.spram)
     if simulator == "icarus":
         text = for_icarus(text)
@@ -176,9 +202,11 @@ def simulate(job: Job, simulator: str = "icarus", build_root: str | Path | None 
         runner.build(sources=[src], hdl_toplevel=TOP, build_dir=bdir, timescale=("1ns", "1ps"),
                      build_args=args, waves=waves, always=False, log_file=bdir / "build.log")
         with tempfile.TemporaryDirectory() as tmp:
-            jpath, rpath = Path(tmp) / "job.npz", Path(tmp) / "report.json"
-            job.save(jpath)
-            extra = {"RTRLEDIT_JOB": str(jpath), "RTRLEDIT_REPORT": str(rpath)}
+            jpaths, rpath = [Path(tmp) / f"job{k}.npz" for k in range(len(jobs))], Path(tmp) / "report.json"
+            for j, jpath in zip(jobs, jpaths):
+                j.save(jpath)
+            extra = {"RTRLEDIT_JOB": os.pathsep.join(map(str, jpaths)),
+                     "RTRLEDIT_REPORT": str(rpath)}
             if dump:
                 extra["RTRLEDIT_DUMP"] = str(Path(dump).resolve())
             try:

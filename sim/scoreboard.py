@@ -4,7 +4,9 @@
 initial parameters as the hardware. Feed it each sample as the design accepts it
 (:meth:`Scoreboard.expect`), hand it each result the design produces
 (:meth:`Scoreboard.check_result`), and at the end the state read back from the design
-(:meth:`Scoreboard.check_state`). Every difference is recorded as a :class:`Mismatch`
+(:meth:`Scoreboard.check_state`), which also checks that every accepted sample gave
+exactly one result: results are matched to samples in acceptance order, so a lost
+result, a duplicated one or two swapped ones each leave a mismatch. Every difference is recorded as a :class:`Mismatch`
 that names the step, the quantity and the index. Nothing here depends on the simulator:
 the same scoreboard checks Amaranth-simulator runs, cocotb runs and board runs.
 """
@@ -19,7 +21,7 @@ import numpy as np
 from ..model.config import SAT_NAMES, Config
 from ..model.fixed import FixedRTRL
 
-__all__ = ["Mismatch", "Scoreboard"]
+__all__ = ["Mismatch", "Scoreboard", "protocol_checked"]
 
 
 @dataclass(frozen=True)
@@ -100,9 +102,11 @@ class Scoreboard:
         return r.y[0], int(r.flags[0])
 
     def check_result(self, y, flags: int) -> bool:
-        """Compare the design's next result with the oldest expectation."""
+        """Compare the design's next result with the oldest expectation (a result with no
+        accepted sample left to answer is a mismatch: ``result (unexpected)``)."""
         if not self.pending:
             self.mismatches.append(Mismatch(self.results, "result (unexpected)", (), 0, 1))
+            self.results += 1
             return False
         step, ey, ef = self.pending.popleft()
         self.results += 1
@@ -118,10 +122,21 @@ class Scoreboard:
                 ok = False
         return ok
 
+    def check_complete(self) -> bool:
+        """Every accepted sample has had its result: each one still waiting is a
+        ``result (missing)`` mismatch (expected 1 result, got 0)."""
+        for step, _, _ in self.pending:
+            self.mismatches.append(Mismatch(step, "result (missing)", (), 1, 0))
+        missing = bool(self.pending)
+        self.pending.clear()
+        return not missing
+
     def check_state(self, got: dict) -> bool:
-        """Compare state read back from the design: any of theta, V, c, h, S (arrays),
-        sat (counts by name), lfsr, steps. Returns True when all given words agree."""
+        """At the end of a run: :meth:`check_complete`, then compare the state read back
+        from the design: any of theta, V, c, h, S (arrays), sat (counts by name), lfsr,
+        steps. Returns True when all results came and all given words agree."""
         m, before = self.model, len(self.mismatches)
+        self.check_complete()
         expected = {"theta": m.theta, "V": m.V, "c": m.c, "h": m.h, "S": m.S}
         for name, exp in expected.items():
             if name in got:
@@ -138,3 +153,16 @@ class Scoreboard:
             if name in got and int(got[name]) != exp:
                 self.mismatches.append(Mismatch(None, name, (), exp, int(got[name])))
         return len(self.mismatches) == before
+
+
+def protocol_checked(result: tuple[dict, dict], errors: list[str]) -> tuple[dict, dict]:
+    """:func:`~rtrledit.sim.execute.execute`'s (report, dump) with a driver's
+    stream-protocol errors (a result that changed or dropped while held back) added: any
+    makes the run not bit-exact. Sets ``report["protocol_errors"]`` (their count)."""
+    report, dump = result
+    if errors:
+        report["bitexact"] = False
+        report["mismatches"] += len(errors)
+        report["mismatch_list"] = (report["mismatch_list"] + errors)[:20]
+    report["protocol_errors"] = len(errors)
+    return report, dump

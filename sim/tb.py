@@ -8,6 +8,8 @@ not on every clock edge, so the simulator runs freely while a step computes.
 
 All inputs are driven just after falling clock edges, so the design samples them at the
 next rising edge, and outputs are read there too, half a cycle after they settle.
+Stalls come from generators set with :meth:`CoreTB.set_idle_generator` and
+:meth:`CoreTB.set_backpressure_generator` (named as in cocotbext-axi).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
+from ..hdl.regmap import CTRL
 from ..model.config import Config
 from .access import CoreAccess
+from .job import StallGenerators
 
 __all__ = ["CoreTB"]
 
 
-class CoreTB(CoreAccess):
+class CoreTB(CoreAccess, StallGenerators):
     """Drive and observe one core (cocotb).
 
     Parameters
@@ -41,12 +45,22 @@ class CoreTB(CoreAccess):
     def __init__(self, dut, cfg: Config, lanes: int, period_ns: int = 10) -> None:
         super().__init__(cfg, lanes)
         self.dut, self.period = dut, period_ns
+        self._clock: Clock | None = None
+        self.protocol_errors: list[str] = []
+        self.results_seen = 0
 
     # ---------------------------------------------------------------- clock and reset
     async def start(self) -> None:
-        """Start the clock, hold reset for two cycles, leave the inputs idle."""
+        """Start the clock (once), hold reset for two cycles, leave the inputs idle.
+
+        A later call (the next job of a batch) resets the core again and then clears h
+        and S with CTRL.RESET_STATE: the reset input clears registers, not memories, and
+        the scoreboard starts from h = 0, S = 0, as a core does after configuration."""
         d = self.dut
-        Clock(d.clk, self.period, unit="ns").start()
+        again = self._clock is not None
+        if not again:
+            self._clock = Clock(d.clk, self.period, unit="ns")
+            self._clock.start()
         for s in (d.sample__valid, d.result__ready, d.bus__r_stb, d.bus__w_stb, d.bus__addr,
                   d.bus__w_data, d.sample__payload):
             s.value = 0
@@ -54,6 +68,12 @@ class CoreTB(CoreAccess):
         await ClockCycles(d.clk, 2)
         await FallingEdge(d.clk)
         d.rst.value = 0
+        if again:
+            while await self.reg("STATUS") & 1:        # a core may clear S after reset
+                pass
+            await self.set_reg("CTRL", 1 << CTRL["RESET_STATE"][0])
+            while await self.reg("STATUS") & 1:
+                pass
 
     def cycle(self) -> int:
         """Clock cycles since time 0."""
@@ -81,20 +101,32 @@ class CoreTB(CoreAccess):
     # ---------------------------------------------------------------- streams
     async def run_stream(self, xs, ds, on_accept: Callable[[int], None],
                          on_result: Callable[[int, list[int], int, int], None]) -> list[int]:
-        """Stream every sample with ``valid`` held high (back-pressure does the pacing)
-        and collect a result per sample.
+        """Stream every sample and collect a result per sample, with the stalls of the
+        idle and back-pressure generators (none: ``valid`` held high, back-pressure does
+        the pacing, and ``ready`` held high).
 
         ``on_accept(t)`` is called when sample t is taken, ``on_result(t, y, flags,
-        cycles)`` for each result (``cycles``: from acceptance to result). Returns the
-        acceptance cycle of every sample.
+        cycles)`` for each result when its ``valid`` is first seen (``cycles``: from
+        acceptance to then, so a stall does not change it). A result that changes, or
+        whose ``valid`` drops, while ``ready`` is held low is recorded in
+        :attr:`protocol_errors`. Returns the acceptance cycle of every sample.
         """
         d = self.dut
         accepted: list[int] = []
         T = len(xs)
+        idle, hold = self._idle, self._backpressure
 
         async def drive() -> None:
             for t in range(T):
                 await FallingEdge(d.clk)
+                gap = self.draw(idle)
+                if gap:
+                    d.sample__valid.value = 0
+                    while not int(d.sample__ready.value):
+                        await RisingEdge(d.sample__ready)
+                        await FallingEdge(d.clk)
+                    await ClockCycles(d.clk, gap)       # the core waits, ready high
+                    await FallingEdge(d.clk)
                 d.sample__payload.value = self.codec.pack_sample(xs[t], ds[t])
                 d.sample__valid.value = 1
                 while not int(d.sample__ready.value):
@@ -107,15 +139,28 @@ class CoreTB(CoreAccess):
             d.sample__valid.value = 0
 
         async def collect() -> None:
-            d.result__ready.value = 1
             for t in range(T):
-                await FallingEdge(d.clk)
+                await FallingEdge(d.clk)          # just after the previous handshake
+                low = self.draw(hold)
+                d.result__ready.value = 0 if low else 1
                 while not int(d.result__valid.value):
                     await RisingEdge(d.result__valid)
                     await FallingEdge(d.clk)
-                y, flags = self.codec.unpack_result(int(d.result__payload.value))
+                word = int(d.result__payload.value)
+                y, flags = self.codec.unpack_result(word)
                 on_result(t, y, flags, self.cycle() - accepted[t])
-                # the handshake happens at the next rising edge (ready is held high)
+                if low:                           # hold the result back, then take it
+                    await ClockCycles(d.clk, low)
+                    await FallingEdge(d.clk)
+                    if not int(d.result__valid.value) or int(d.result__payload.value) != word:
+                        self.protocol_errors.append(
+                            f"result {self.results_seen}: valid or payload changed while "
+                            f"ready was low for {low} cycles")
+                    d.result__ready.value = 1
+                self.results_seen += 1
+                # the handshake happens at the next rising edge (ready is high)
+            await FallingEdge(d.clk)
+            d.result__ready.value = 1
 
         drv = cocotb.start_soon(drive())
         await collect()

@@ -1,6 +1,7 @@
 """End to end at the byte level: frames in, a learning run of a few hundred samples,
-every result and the final state bit-exact with the integer model (Scoreboard); and the
-whole board top (UART pins + bridge + core) for a short run."""
+every result and the final state bit-exact with the integer model (Scoreboard), also with
+random stalls on the byte link; and the whole board top (UART pins + bridge + core) for a
+short run, with random idle time between characters."""
 
 import numpy as np
 import pytest
@@ -13,9 +14,11 @@ from rtrledit.boards.top import BoardTop
 from rtrledit.hdl.regmap import ID_MAGIC, register_map
 from rtrledit.model.config import Config
 from rtrledit.model.sweep import hardware_cost
+from rtrledit.sim.job import Stalls
 from rtrledit.sim.scoreboard import Scoreboard
 
 from .common import int_params, load_params, read_state, run_bridge
+from .cycles import measured_cycles_per_step
 
 
 def _stream(cfg, T, seed, gain=0):
@@ -32,13 +35,17 @@ def _stream(cfg, T, seed, gain=0):
     return xs, np.clip(ds, fy.min, fy.max)
 
 
-def _learning_run(cfg, lanes, T, batch, eta=None, gain=0):
+def _learning_run(cfg, lanes, T, batch, eta=None, gain=0, stalls=None, link=None):
+    """A learning run over the byte link (with ``stalls`` on it); ``link``, a dict, gets
+    the link's stall cycles and protocol errors."""
     rm = register_map(cfg, lanes)
     theta, V, c = int_params(cfg, seed=3)
     sb = Scoreboard(cfg, theta, V, c)
     xs, ds = _stream(cfg, T, seed=4, gain=gain)
 
     async def bench(ctx, host, h):
+        if stalls is not None:
+            stalls.apply(host.link)
         await load_params(ctx, host, rm, cfg, theta, V, c)
         if eta is not None:
             await host.write_reg(ctx, rm["ETA"].addr, eta[0] | (eta[1] << 8))
@@ -55,6 +62,8 @@ def _learning_run(cfg, lanes, T, batch, eta=None, gain=0):
                     got += 1
         # after the last result the core is idle: read everything back
         sb.check_state(await read_state(ctx, host, rm, cfg))
+        if link is not None:
+            link.update(stall_cycles=host.link.stall_cycles, errors=host.link.protocol_errors)
         return sb
     return run_bridge(cfg, lanes, bench, timeout=2000, fifo_depth=16)
 
@@ -74,6 +83,18 @@ def test_learning_run_snap1_bit_exact():
     sb = _learning_run(cfg, lanes=1, T=200, batch=16, gain=3)
     assert sb.results == 200 and sb.model.sat.sum() > 0
     assert sb.ok, "\n".join(map(str, sb.mismatches[:10]))
+
+
+def test_learning_run_with_stalls_on_the_byte_link():
+    """Random gaps between the bytes sent and random tx.ready-low runs on every byte the
+    bridge sends back: every frame still arrives whole, every result bit-exact."""
+    cfg = Config(hidden=3, inputs=2, eta=3, eta_o=4)
+    link = {}
+    sb = _learning_run(cfg, lanes=2, T=40, batch=8, gain=3, link=link,
+                       stalls=Stalls(seed=11, idle=0.5, idle_max=6, backpressure=0.5,
+                                     backpressure_max=5))
+    assert sb.results == 40 and sb.ok, "\n".join(map(str, sb.mismatches[:10]))
+    assert link["errors"] == [] and link["stall_cycles"] > 1000
 
 
 def test_scoreboard_catches_a_wrong_parameter():
@@ -107,33 +128,9 @@ def test_scoreboard_catches_a_wrong_parameter():
 def test_cycles_per_step_formula(cfg, lanes):
     """targets.cycles_per_step (used for the steps/s in build reports) equals the measured
     time between sample acceptances with the stream always full."""
-    from rtrledit.boards.hostsim import BridgeHarness
-    h = BridgeHarness(cfg, lanes)
-    core = h.core
-    accepts = []
-
-    async def tb(ctx):
-        ctx.set(core.result.ready, 1)
-        ctx.set(core.sample.valid, 1)
-        async for _, _, v, r in ctx.tick().sample(core.sample.valid, core.sample.ready):
-            if v and r:
-                accepts.append(ctx.get(cyc))
-                if len(accepts) == 4:
-                    return
-
-    from amaranth.hdl import Module, Signal
-    cyc = Signal(32)
-    m = Module()
-    m.submodules.core = core
-    m.d.sync += cyc.eq(cyc + 1)
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
-    gaps = np.diff(accepts)
-    assert len(set(gaps)) == 1, gaps
-    assert gaps[0] == cycles_per_step(cfg, lanes, learn=True), gaps
-    assert gaps[0] == hardware_cost(cfg, lanes)["cycles_per_step"]   # the exploration's too
+    measured = measured_cycles_per_step(cfg, lanes)
+    assert measured == cycles_per_step(cfg, lanes, learn=True)
+    assert measured == hardware_cost(cfg, lanes)["cycles_per_step"]   # the exploration's too
 
 
 def test_board_top_over_uart():
@@ -143,6 +140,7 @@ def test_board_top_over_uart():
     top = BoardTop(cfg, lanes, board=None, divisor=div)
     rm = register_map(cfg, lanes)
     link = UartLink(top, div)
+    link.set_idle_generator(Stalls(seed=2, idle=0.5, idle_max=3).idle_generator())
     host = Host(link, P.Layout.from_config(cfg))
     theta, V, c = int_params(cfg, seed=5)
     sb = Scoreboard(cfg, theta, V, c)

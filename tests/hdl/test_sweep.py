@@ -278,18 +278,32 @@ def test_measured_cycles_equal_formula(n, m, lanes, activation):
     assert measure_sweep_cycles(cfg, lanes) == sweep_cycles(cfg, lanes)
 
 
+def _target(cfg: Config, lanes: int) -> float:
+    """The cycle target, worked from the architecture, not from ``schedule``: n²·nq/L MAC
+    tokens, each row of n stretched by the lane's slots (1 for hardtanh, 2 for tanh), one
+    more round of n rows when L does not divide nq, plus overhead O(n + L + q)."""
+    n, q = cfg.n, cfg.q
+    slots = 1 if cfg.activation == "hardtanh" else 2
+    extra = n * (n + slots) if (n * q) % lanes else 0
+    return n * n * n * q / lanes * (n + slots) / n + max(q, 4) + 2 * n + lanes + 7 + extra
+
+
+def test_cycle_target_by_hand():
+    """One case worked on paper: n = 4, m = 4 (q = 9, nq = 36), 4 lanes, hardtanh:
+    16·36/4 = 144 MAC cycles, × 5/4 for the ĉ slot = 180, + 9 preload + 8 + 4 + 7 = 208."""
+    cfg = Config(hidden=4, inputs=4)
+    assert ideal_cycles(cfg, 4) == 144 and _target(cfg, 4) == 208
+    assert measure_sweep_cycles(cfg, 4) <= 208
+
+
 @pytest.mark.parametrize("activation", ["hardtanh", "tanh"])
-@pytest.mark.parametrize("n", [4, 8, 16])
+@pytest.mark.parametrize("n", [4, 8, pytest.param(16, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("lanes", [1, 4, 8])
 def test_cycle_target(n, lanes, activation):
-    """≤ n²·nq/L · (n + slots)/n (the slots of the one multiplier per lane: 1 for
-    hardtanh, 2 for tanh) + overhead O(n + L + q) (+ one round when L does not divide nq)."""
+    """The sweep, counted in Amaranth's simulator (random operands), meets the target of
+    :func:`_target` (for tanh exactly; hardtanh finishes a few cycles sooner)."""
     cfg = Config(hidden=n, inputs=4, activation=activation)
-    q = cfg.q
-    slots = 1 if activation == "hardtanh" else 2
-    extra = n * (n + slots) if (n * q) % lanes else 0
-    bound = ideal_cycles(cfg, lanes) * (n + slots) / n + max(q, 4) + 2 * n + lanes + 7 + extra
-    assert sweep_cycles(cfg, lanes) <= bound
+    assert measure_sweep_cycles(cfg, lanes) <= _target(cfg, lanes)
 
 
 # ----------------------------------------------------------------------------- parameters

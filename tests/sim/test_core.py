@@ -1,5 +1,13 @@
 """The whole core against the integer model, word for word: Amaranth's simulator and the
-generated Verilog on Icarus Verilog and Verilator (through cocotb)."""
+generated Verilog on Icarus Verilog and Verilator (through cocotb), every job with the
+stall pattern it draws (valid gaps on the sample stream, ready-low runs on the result
+stream; one job in four stalls nothing).
+
+The default run takes a few jobs chosen to cover every class of :data:`ALL_FEATURES`
+(checked by :func:`test_default_jobs_cover_every_class`); ``-m slow`` runs the long
+lists (20 Icarus jobs four times as long, 20 Verilator designs)."""
+
+import dataclasses
 
 import pytest
 from amaranth.sim import Simulator
@@ -7,9 +15,11 @@ from amaranth.sim import Simulator
 from rtrledit.hdl.core import Core, cycles_per_step
 from rtrledit.sim.amaranth_tb import AmaranthDriver, simulate_amaranth
 from rtrledit.sim.execute import execute
-from rtrledit.sim.runner import simulate
+from rtrledit.sim.job import Stalls
+from rtrledit.sim.runner import simulate, simulate_batch
 
-from .jobs import random_job
+from .jobs import ALL_FEATURES, features, random_batch, random_job
+
 
 def check(job, report, seed):
     assert report["bitexact"], report["mismatch_list"]
@@ -22,28 +32,90 @@ def check(job, report, seed):
         assert sum(report["saturation"].values()) > 0
 
 
-@pytest.mark.parametrize("seed", range(100, 106))
+AMARANTH_SEEDS = [100, 101, 102, 103, pytest.param(104, marks=pytest.mark.slow), 105]
+#: Icarus in the default run: short jobs (15,000 cycles) on five designs that together
+#: cover every class but SPRAM (test_core_with_spram_on_icarus has it)
+ICARUS_SEEDS, ICARUS_CYCLES = [50, 5, 44, 39, 25], 15_000
+#: Verilator in the default run: two designs, a batch of jobs on each (one build, one start)
+VERILATOR_BATCHES, VERILATOR_JOBS = [33, 36], 8
+
+
+def test_default_jobs_cover_every_class():
+    icarus = set().union(*(features(random_job(s, ICARUS_CYCLES)) for s in ICARUS_SEEDS))
+    assert icarus | {"spram"} == ALL_FEATURES, sorted(ALL_FEATURES - icarus)
+    verilator = set().union(*(features(j) for s in VERILATOR_BATCHES
+                              for j in random_batch(s, VERILATOR_JOBS, 100_000)))
+    assert {"approx=exact", "approx=snap1", "lanes do not divide nq", "no stalls",
+            "valid gaps", "ready-low runs", "valid gaps and ready-low runs"} <= verilator
+
+
+@pytest.mark.parametrize("seed", AMARANTH_SEEDS)
 def test_core_in_amaranth_simulator(seed):
     job = random_job(seed, max_cycles=4_000)
     report, _ = simulate_amaranth(job)
     check(job, report, seed)
+    assert report["protocol_errors"] == 0
 
 
-@pytest.mark.parametrize("seed", range(20))
+def test_stalls_stretch_the_run_not_the_results():
+    """The same job with and without stalls: the same words, the same compute latency,
+    more clock cycles (so the stalls were applied)."""
+    job = random_job(101, max_cycles=4_000)
+    assert job.stalls.backpressure
+    stalled = dataclasses.replace(job, stalls=Stalls(seed=3, idle=1.0, idle_max=5,
+                                                     backpressure=1.0, backpressure_max=7))
+    (r0, d0), (r1, d1) = (simulate_amaranth(j) for j in (dataclasses.replace(job, stalls=Stalls()),
+                                                         stalled))
+    check(job, r0, 101)
+    check(job, r1, 101)
+    assert (d0["y"] == d1["y"]).all() and (d0["flags"] == d1["flags"]).all()
+    assert r0["cycles_per_step"] == r1["cycles_per_step"]
+    # each sample waits its idle run (1-5 cycles), each result its ready-low run (1-7)
+    T = len(job.xs)
+    idle, hold = stalled.stalls.idle_generator(), stalled.stalls.backpressure_generator()
+    extra = sum(next(idle) + next(hold) for _ in range(T))
+    assert 2 * T <= extra <= 12 * T
+    assert r1["stream_cycles"] - r0["stream_cycles"] == extra
+
+
+@pytest.mark.parametrize("seed", ICARUS_SEEDS)
 def test_core_verilog_on_icarus(seed, tmp_path_factory):
+    job = random_job(seed, max_cycles=ICARUS_CYCLES)
+    report = simulate(job, "icarus", build_root=tmp_path_factory.getbasetemp() / "sim")
+    check(job, report, seed)
+    assert report["protocol_errors"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(20))
+def test_core_verilog_on_icarus_long(seed, tmp_path_factory):
     job = random_job(seed, max_cycles=60_000)
     check(job, simulate(job, "icarus", build_root=tmp_path_factory.getbasetemp() / "sim"), seed)
 
 
-VERILATOR_SEEDS = [pytest.param(s, marks=pytest.mark.slow) if s >= 28 else s
-                   for s in range(20, 40)]   # each needs a C++ build (~20 s): 8 in CI
+@pytest.mark.parametrize("seed", VERILATOR_BATCHES)
+def test_core_verilog_on_verilator_batch(seed, tmp_path_factory):
+    jobs = random_batch(seed, VERILATOR_JOBS, max_cycles=100_000)
+    reports = simulate_batch(jobs, "verilator",
+                             build_root=tmp_path_factory.getbasetemp() / "sim", optimise=False)
+    assert len(reports) == len(jobs)
+    for k, (job, report) in enumerate(zip(jobs, reports)):
+        check(job, report, seed + 1000 * k)
+        assert report["protocol_errors"] == 0
 
 
-@pytest.mark.parametrize("seed", VERILATOR_SEEDS)
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(20, 40))   # each needs a C++ build
 def test_core_verilog_on_verilator(seed, tmp_path_factory):
     job = random_job(seed, max_cycles=400_000)
     check(job, simulate(job, "verilator", build_root=tmp_path_factory.getbasetemp() / "sim",
                         optimise=False), seed)
+
+
+def test_batch_needs_one_design():
+    a, b = random_job(1, 2_000), random_job(2, 2_000)
+    with pytest.raises(ValueError, match="one design"):
+        simulate_batch([a, b], "icarus")
 
 
 def test_waveforms_only_on_request(tmp_path):
@@ -62,8 +134,8 @@ def _job(seed: int, max_cycles: int, approx: str):
     return job
 
 
-@pytest.mark.parametrize("seed,approx", [(200, "exact"), (201, "exact"), (202, "exact"),
-                                         (203, "snap1"), (204, "snap1")])
+@pytest.mark.parametrize("seed,approx", [(200, "exact"), pytest.param(201, "exact", marks=pytest.mark.slow),
+                                         (202, "exact"), (203, "snap1"), (204, "snap1")])
 def test_core_with_spram_clears_s_after_reset(seed, approx):
     """S and G in single-port RAMs (SPRAM on the UP5K, whose power-up content is
     undefined): the core clears S after reset, so the garbage put in S at time 0 never
@@ -78,15 +150,19 @@ def test_core_with_spram_clears_s_after_reset(seed, approx):
         for bank in banks:
             for a in range(bank.depth):
                 ctx.set(bank.data[a], (a * 37 + 11) % 200 - 100 or 5)
-        out["report"], _ = await execute(job, AmaranthDriver(core, ctx))
+        drv = AmaranthDriver(core, ctx)
+        job.stalls.apply(drv)
+        out["report"], _ = await execute(job, drv)
+        out["errors"] = drv.protocol_errors
 
     sim = Simulator(core)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
     check(job, out["report"], seed)
+    assert out["errors"] == []
 
 
 def test_core_with_spram_on_icarus(tmp_path):
-    job = _job(3, 60_000, "exact")
+    job = _job(3, ICARUS_CYCLES, "exact")
     check(job, simulate(job, "icarus", build_root=tmp_path / "sim"), 3)

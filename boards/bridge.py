@@ -21,10 +21,11 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..hdl.core import BusSignature, result_layout, sample_layout
-from ..hdl.regmap import CTRL, register_map
+from ..hdl.regmap import ADDR_WIDTH, CTRL, DATA_WIDTH, register_map
 from ..model.config import Config
-from .protocol import (CRC_INIT, MAX_PAYLOAD, MAX_WORDS, PROTOCOL_VERSION, SYNC_REQ,
-                       SYNC_RSP, Cmd, Layout, Status, crc16_update)
+from .protocol import (ADDR_BYTES, CRC_INIT, MAX_PAYLOAD, MAX_WORDS, PROTOCOL_VERSION,
+                       SYNC_REQ, SYNC_RSP, WORD_BYTES, Cmd, Layout, Request, Status,
+                       crc16_update, request_rules)
 
 __all__ = ["Bridge", "crc16_byte"]
 
@@ -60,7 +61,8 @@ class Bridge(wiring.Component):
     ----------
     cfg : Config
     lanes : int
-        Of the core (for its register map: the CTRL address).
+        Unused: the bridge does not depend on the core's lane count (the parameter stays
+        until its callers, ``boards/top.py`` and ``boards/hostsim.py``, drop it).
     timeout : int
         Clock cycles of silence after which a frame in progress is abandoned (TIMEOUT).
     fifo_depth : int
@@ -70,7 +72,7 @@ class Bridge(wiring.Component):
     def __init__(self, cfg: Config, lanes: int, timeout: int, fifo_depth: int = 32) -> None:
         self.cfg, self.timeout = cfg, timeout
         self.layout = Layout.from_config(cfg, fifo_depth)
-        self.ctrl_addr = register_map(cfg, lanes)["CTRL"].addr
+        self.ctrl_addr = register_map(cfg)["CTRL"].addr
         super().__init__({
             "rx_data": In(8), "rx_valid": In(1),
             "tx": Out(stream.Signature(8)),
@@ -79,6 +81,21 @@ class Bridge(wiring.Component):
             "result": In(stream.Signature(result_layout(cfg))),
             "learning": Out(1), "sat_seen": Out(1),
         })
+
+    def _length_ok(self, rule: Request, length, push_ok):
+        """The rule of :func:`~.protocol.request_rules` as logic: a comparison, low bits for
+        a power-of-two unit, the sample counter for PUSH's."""
+        if not rule.unit:
+            return length == rule.head
+        top = rule.head + rule.unit * rule.max_units
+        if rule.unit & (rule.unit - 1) == 0:
+            b = rule.unit.bit_length() - 1
+            return ((length >= rule.head + rule.unit) & (length <= top)
+                    & (length[:b] == rule.head % rule.unit))
+        if rule.head == 0 and rule.unit == self.layout.sample_bytes:
+            return push_ok
+        raise ValueError(f"bridge: no length check for {rule} (a unit neither a power of "
+                         "two nor the sample)")
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -121,15 +138,16 @@ class Bridge(wiring.Component):
         phase = Signal()
         # loaded bytes shift in from the top: after loading k bytes, byte i of them sits at
         # bit LW - 8·(k - i) (field positions are constants per command)
-        LW = max(SB, 7) * 8
+        A, WB, WSH = ADDR_BYTES, WORD_BYTES, WORD_BYTES.bit_length() - 1
+        LW = max(SB, A + WB) * 8
         lsr = Signal(LW)
 
         def field(k, offset, width):
             """Bits [offset, offset+width) of the last k loaded bytes."""
             return lsr[LW - 8 * k + offset:][:width]
-        addr = Signal(24)
+        addr = Signal(ADDR_WIDTH)
         words = Signal(8)
-        txsr = Signal(max(RB, 5) * 8)
+        txsr = Signal(max(RB, 5) * 8)                # 5: the INFO payload
         txcnt = Signal(range(max(RB, 5) + 1))
         stage = Signal()
         m.d.comb += [br.addr.eq(rd_ptr), bw.data.eq(self.rx_data), bw.addr.eq(idx)]
@@ -147,31 +165,20 @@ class Bridge(wiring.Component):
         m.d.comb += push_ok.eq((sbyte == 0) & (k_of_len >= 1) & (k_of_len <= lay.max_push))
         no_room = Signal()                      # k results would not fit the FIFO
         m.d.comb += no_room.eq(k_of_len + fifo.level + inflight > D)
+        rules = request_rules(lay)
         len_ok = Signal()
         with m.Switch(cmd):
-            with m.Case(Cmd.INFO):
-                m.d.comb += len_ok.eq(length == 0)
-            with m.Case(Cmd.READ_REG):
-                m.d.comb += len_ok.eq(length == 3)
-            with m.Case(Cmd.WRITE_REG):
-                m.d.comb += len_ok.eq(length == 7)
-            with m.Case(Cmd.READ_WIN):
-                m.d.comb += len_ok.eq(length == 4)
-            with m.Case(Cmd.WRITE_WIN):
-                m.d.comb += len_ok.eq((length >= 7) & (length[:2] == 3))
-            with m.Case(Cmd.PUSH):
-                m.d.comb += len_ok.eq(push_ok)
-            with m.Case(Cmd.READ_OUT):
-                m.d.comb += len_ok.eq(length == 1)
+            for c, rule in rules.items():
+                with m.Case(c):
+                    m.d.comb += len_ok.eq(self._length_ok(rule, length, push_ok))
         known = Signal()
-        m.d.comb += known.eq(sum((cmd == c) for c in Cmd.ALL) != 0)
-        head = {Cmd.INFO: 0, Cmd.READ_REG: 3, Cmd.WRITE_REG: 7, Cmd.READ_WIN: 4,
-                Cmd.WRITE_WIN: 3, Cmd.PUSH: SB, Cmd.READ_OUT: 1}
+        m.d.comb += known.eq(sum((cmd == c) for c in rules) != 0)
+        # the bytes loaded before executing: the fixed head, or the first unit (PUSH)
         head_bytes = Signal.like(lcount)
         with m.Switch(cmd):
-            for c, h in head.items():
+            for c, rule in rules.items():
                 with m.Case(c):
-                    m.d.comb += head_bytes.eq(h)
+                    m.d.comb += head_bytes.eq(rule.head or rule.unit)
         nout = Signal(8)
         rb_times = Signal(8)                     # nout · RB as shifts and adds
         terms = [nout << b for b in range(RB.bit_length()) if (RB >> b) & 1]
@@ -286,24 +293,25 @@ class Bridge(wiring.Component):
                                      rsp_len.eq(5), words.eq(1)]
                         m.next = "RSP_SYNC"
                     with m.Case(Cmd.READ_REG):
-                        m.d.sync += addr.eq(field(3, 0, 24))
+                        m.d.sync += addr.eq(field(A, 0, ADDR_WIDTH))
                         m.next = "BUS_READ"
                     with m.Case(Cmd.WRITE_REG):
-                        m.d.sync += addr.eq(field(7, 0, 24))
+                        m.d.sync += addr.eq(field(A + WB, 0, ADDR_WIDTH))
                         m.next = "BUS_WRITE"
                     with m.Case(Cmd.READ_WIN):
-                        cnt = field(4, 24, 8)
+                        cnt = field(A + 1, ADDR_WIDTH, 8)
                         with m.If((cnt == 0) | (cnt > MAX_WORDS)):
                             fail(m, Status.BAD_LEN)
                         with m.Else():
-                            m.d.sync += [addr.eq(field(4, 0, 24)), words.eq(cnt),
-                                         rsp_len.eq(cnt << 2)]
+                            m.d.sync += [addr.eq(field(A + 1, 0, ADDR_WIDTH)), words.eq(cnt),
+                                         rsp_len.eq(cnt << WSH)]
                             m.next = "RSP_SYNC"
                     with m.Case(Cmd.WRITE_WIN):
                         with m.If(~stage):
-                            m.d.sync += [addr.eq(field(3, 0, 24)), words.eq((length - 3) >> 2),
+                            m.d.sync += [addr.eq(field(A, 0, ADDR_WIDTH)),
+                                         words.eq((length - A) >> WSH),
                                          stage.eq(1)]
-                            reload(m, 4)
+                            reload(m, WB)
                         with m.Else():
                             m.next = "BUS_WRITE"
                     with m.Case(Cmd.PUSH):
@@ -331,7 +339,7 @@ class Bridge(wiring.Component):
                 m.next = "BUS_RACK"
             with m.State("BUS_RACK"):
                 with m.If(bus.ack):
-                    m.d.sync += [txsr.eq(bus.r_data), txcnt.eq(4), addr.eq(addr + 1)]
+                    m.d.sync += [txsr.eq(bus.r_data), txcnt.eq(WB), addr.eq(addr + 1)]
                     with m.If(cmd == Cmd.READ_REG):
                         m.d.sync += [rsp_len.eq(4), words.eq(1)]
                         m.next = "RSP_SYNC"
@@ -340,7 +348,7 @@ class Bridge(wiring.Component):
                         m.next = "SEND"
             with m.State("BUS_WRITE"):
                 m.d.comb += [bus.w_stb.eq(1),
-                             bus.w_data.eq(field(4, 0, 32))]
+                             bus.w_data.eq(field(WB, 0, DATA_WIDTH))]
                 with m.If(addr == self.ctrl_addr):
                     m.d.sync += learning.eq(bus.w_data[CTRL["LEARN"][0]])
                     with m.If(bus.w_data[CTRL["CLEAR_SAT"][0]]):
@@ -351,7 +359,7 @@ class Bridge(wiring.Component):
                     m.d.sync += addr.eq(addr + 1)
                     with m.If((cmd == Cmd.WRITE_WIN) & (words != 1)):
                         m.d.sync += words.eq(words - 1)
-                        reload(m, 4)
+                        reload(m, WB)
                     with m.Else():
                         m.next = "RSP_SYNC"
 

@@ -1,9 +1,10 @@
 """The board's frame protocol: one Python description shared by the gateware
 (:mod:`rtrledit.boards.bridge`), the host encoder/decoder below, the tests and
-``docs/protocol.md``.
+``docs/protocol.md``. Plain Python, no Amaranth (``tests/firmware/test_no_amaranth.py``).
 
-Everything a driver needs is data in this module (:data:`SPEC` / :func:`spec_dict`), so a
-C driver can be generated from it or checked against it (``spec_dict()`` is plain JSON).
+Everything a driver needs is data in this module (:func:`spec_dict`, plain JSON), so a
+C driver can be generated from it or checked against it; the length rules of every
+request are one table, :func:`request_rules`, that the bridge's gateware is built from.
 
 Frames
 ------
@@ -27,19 +28,24 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..hdl.core import result_layout, sample_layout  # noqa: F401  (layout source of truth)
+from ..hdl.regmap import ADDR_WIDTH, DATA_WIDTH
 from ..model.config import SAT_NAMES, Config
 
 __all__ = ["SYNC_REQ", "SYNC_RSP", "MAX_PAYLOAD", "Cmd", "Status", "crc16", "crc16_update",
            "Layout", "ProtocolError", "encode_request", "encode_response", "decode_response",
-           "decode_request", "spec_dict", "PROTOCOL_VERSION", "MAX_WORDS"]
+           "decode_request", "spec_dict", "spec_json", "PROTOCOL_VERSION", "MAX_WORDS",
+           "ADDR_BYTES", "WORD_BYTES", "TIMEOUT_BYTES", "CRC_POLY", "CRC_INIT", "Request",
+           "request_rules", "valid_length", "addr_bytes", "req_read_reg", "req_write_reg",
+           "req_read_win", "req_write_win", "req_push", "req_read_out", "info_payload", "unpack_words"]
 
 PROTOCOL_VERSION = 1
 SYNC_REQ = 0xA5
 SYNC_RSP = 0x5A
 MAX_PAYLOAD = 255
-#: Most 32-bit words one READ_WIN / WRITE_WIN frame carries (4·63 + 3 ≤ 255).
-MAX_WORDS = 63
+#: Bytes of a bus address and of a data word in a payload (the register map's widths).
+ADDR_BYTES, WORD_BYTES = ADDR_WIDTH // 8, DATA_WIDTH // 8
+#: Most words one READ_WIN / WRITE_WIN frame carries (an address and 63 words: 255 bytes).
+MAX_WORDS = (MAX_PAYLOAD - ADDR_BYTES) // WORD_BYTES
 CRC_POLY, CRC_INIT = 0x1021, 0xFFFF
 
 
@@ -195,25 +201,38 @@ def _from_bytes(b: bytes, width: int) -> int:
 
 
 # ------------------------------------------------------------------ length rules
+@dataclass(frozen=True)
+class Request:
+    """What a command's request payload may be: ``head`` fixed bytes, then (``unit`` > 0)
+    1..``max_units`` units of ``unit`` bytes each."""
+
+    head: int
+    unit: int = 0
+    max_units: int = 0
+
+    def valid(self, length: int) -> bool:
+        if not self.unit:
+            return length == self.head
+        k, rest = divmod(length - self.head, self.unit)
+        return rest == 0 and 1 <= k <= self.max_units
+
+
+def request_rules(layout: Layout) -> dict[int, Request]:
+    """Every command's payload rule (PUSH's depends on the sample layout)."""
+    return {Cmd.INFO: Request(0),
+            Cmd.READ_REG: Request(ADDR_BYTES),                       # addr
+            Cmd.WRITE_REG: Request(ADDR_BYTES + WORD_BYTES),         # addr, data
+            Cmd.READ_WIN: Request(ADDR_BYTES + 1),                   # addr, count
+            Cmd.WRITE_WIN: Request(ADDR_BYTES, WORD_BYTES, MAX_WORDS),
+            Cmd.PUSH: Request(0, layout.sample_bytes, layout.max_push),
+            Cmd.READ_OUT: Request(1)}                                # max
+
+
 def valid_length(cmd: int, length: int, layout: Layout) -> bool:
     """Whether a request of ``cmd`` may carry ``length`` payload bytes (what the device
     checks before executing; BAD_LEN otherwise)."""
-    if cmd == Cmd.INFO:
-        return length == 0
-    if cmd == Cmd.READ_REG:
-        return length == 3
-    if cmd == Cmd.WRITE_REG:
-        return length == 7
-    if cmd == Cmd.READ_WIN:
-        return length == 4
-    if cmd == Cmd.WRITE_WIN:
-        return length >= 7 and (length - 3) % 4 == 0 and (length - 3) // 4 <= MAX_WORDS
-    if cmd == Cmd.PUSH:
-        sb = layout.sample_bytes
-        return length >= sb and length % sb == 0 and length // sb <= layout.max_push
-    if cmd == Cmd.READ_OUT:
-        return length == 1
-    return False
+    rule = request_rules(layout).get(cmd)
+    return rule is not None and rule.valid(length)
 
 
 # ------------------------------------------------------------------ frames
@@ -263,9 +282,20 @@ def decode_response(buf: bytes) -> tuple[int, int, bytes, int]:
 
 # ------------------------------------------------------------------ request builders
 def addr_bytes(addr: int) -> bytes:
-    if not 0 <= addr < 1 << 24:
-        raise ValueError(f"address 0x{addr:x} outside the 24-bit bus")
-    return addr.to_bytes(3, "little")
+    if not 0 <= addr < 1 << ADDR_WIDTH:
+        raise ValueError(f"address 0x{addr:x} outside the {ADDR_WIDTH}-bit bus")
+    return addr.to_bytes(ADDR_BYTES, "little")
+
+
+def _words(values) -> bytes:
+    return b"".join((int(v) & ((1 << DATA_WIDTH) - 1)).to_bytes(WORD_BYTES, "little")
+                    for v in values)
+
+
+def unpack_words(payload: bytes) -> list[int]:
+    """The signed 32-bit words of a READ_WIN response (or of WRITE_WIN's data)."""
+    return [int.from_bytes(payload[k:k + WORD_BYTES], "little", signed=True)
+            for k in range(0, len(payload), WORD_BYTES)]
 
 
 def req_read_reg(addr: int) -> bytes:
@@ -273,7 +303,7 @@ def req_read_reg(addr: int) -> bytes:
 
 
 def req_write_reg(addr: int, value: int) -> bytes:
-    return encode_request(Cmd.WRITE_REG, addr_bytes(addr) + (value & 0xFFFFFFFF).to_bytes(4, "little"))
+    return encode_request(Cmd.WRITE_REG, addr_bytes(addr) + _words([value]))
 
 
 def req_read_win(addr: int, count: int) -> bytes:
@@ -286,8 +316,7 @@ def req_write_win(addr: int, values) -> bytes:
     values = list(values)
     if not 1 <= len(values) <= MAX_WORDS:
         raise ValueError(f"WRITE_WIN of {len(values)} words outside 1..{MAX_WORDS}")
-    return encode_request(Cmd.WRITE_WIN, addr_bytes(addr) + b"".join(
-        (int(v) & 0xFFFFFFFF).to_bytes(4, "little") for v in values))
+    return encode_request(Cmd.WRITE_WIN, addr_bytes(addr) + _words(values))
 
 
 def req_push(layout: Layout, xs, ds) -> bytes:

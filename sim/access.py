@@ -1,8 +1,9 @@
 """Register-level access to the core, independent of the simulator (or board).
 
-:class:`CoreAccess` turns the register map into named operations — registers, windows,
-parameters, the whole state — on top of two primitives a subclass provides:
-``read(addr) -> int`` (the unsigned 32-bit word) and ``write(addr, value)``.
+:class:`CoreAccess` moves the words of the host register model
+(:class:`~rtrledit.firmware.regmodel.RegisterModel`: registers, windows, parameters, the
+whole state) over two primitives a subclass provides: ``read(addr) -> int`` (the unsigned
+32-bit word) and ``write(addr, value)``.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..hdl.regmap import CTRL, register_map, s_index_bits
-from ..model.config import SAT_NAMES, Config
-from .codec import Codec, to_signed
+from ..firmware.regmodel import RegisterModel
+from ..model.config import Config
+from .codec import Codec
 
 __all__ = ["CoreAccess"]
 
@@ -23,7 +24,8 @@ class CoreAccess:
 
     def __init__(self, cfg: Config, lanes: int) -> None:
         self.cfg = cfg
-        self.regmap = register_map(cfg, lanes)
+        self.regs = RegisterModel(cfg, lanes)
+        self.regmap = self.regs.map
         self.codec = Codec(cfg)
 
     async def read(self, addr: int) -> int:
@@ -39,57 +41,31 @@ class CoreAccess:
     async def set_reg(self, name: str, value: int) -> None:
         await self.write(self.regmap[name].addr, value)
 
-    async def write_window(self, name: str, values: Sequence[int]) -> None:
-        base = self.regmap[name].base
-        for i, v in enumerate(values):
-            await self.write(base + i, int(v))
+    async def read_words(self, addr: int, count: int) -> list[int]:
+        return [await self.read(addr + i) for i in range(count)]
 
-    async def read_window(self, name: str, count: int | None = None,
-                          indices: Sequence[int] | None = None) -> list[int]:
-        """Signed words of a window (all of it, or ``indices``)."""
-        w = self.regmap[name]
-        idx = range(count if count is not None else w.size) if indices is None else indices
-        return [to_signed(await self.read(w.base + i), 32) for i in idx]
+    async def write_words(self, addr: int, values: Sequence[int]) -> None:
+        for i, v in enumerate(values):
+            await self.write(addr + i, int(v))
 
     async def set_mode(self, learn: bool, track: bool) -> None:
-        await self.set_reg("CTRL", (learn << CTRL["LEARN"][0]) | (track << CTRL["TRACK"][0]))
+        await self.set_reg("CTRL", self.regs.mode(learn, track))
 
     # ---------------------------------------------------------------- parameters and state
     async def load_params(self, theta, V, c) -> None:
-        n = self.cfg.n
-        theta = np.asarray(theta)
-        await self.write_window("W", theta[:, :n].ravel())
-        await self.write_window("U", theta[:, n:].ravel())
-        await self.write_window("V", np.asarray(V).ravel())
-        await self.write_window("C", np.asarray(c).ravel())
+        for run in self.regs.params(theta, V, c):
+            await self.write_words(run.addr, run.values)
 
     async def read_params(self) -> dict[str, np.ndarray]:
-        cfg = self.cfg
-        n, m, p = cfg.n, cfg.m, cfg.p
-        W = np.array(await self.read_window("W")).reshape(n, n)
-        U = np.array(await self.read_window("U")).reshape(n, m + 1)
-        return {"theta": np.concatenate([W, U], axis=1),
-                "V": np.array(await self.read_window("V")).reshape(p, n),
-                "c": np.array(await self.read_window("C"))}
+        return self.regs.decode_params([await self.read_words(s.addr, s.count)
+                                        for s in self.regs.param_spans()])
 
     def s_addresses(self) -> list[int]:
         """Window indices of S, in the model's (row-major) order of S."""
-        cfg = self.cfg
-        nq = cfg.n * cfg.q
-        if cfg.approx == "snap1":
-            return list(range(nq))
-        _, cbits = s_index_bits(cfg)
-        return [(k << cbits) + col for k in range(cfg.n) for col in range(nq)]
+        base = self.regmap["S"].base
+        return [s.addr - base + i for s in self.regs.s_spans() for i in range(s.count)]
 
     async def read_state(self) -> dict:
         """Everything the scoreboard can compare at the end of a run."""
-        cfg = self.cfg
-        st = await self.read_params()
-        st["h"] = np.array(await self.read_window("H"))
-        st["S"] = np.array(await self.read_window("S", indices=self.s_addresses())
-                           ).reshape(cfg.s_shape)
-        st["sat"] = {name: await self.reg(f"SAT_{name.upper()}") for name in SAT_NAMES}
-        st["lfsr"] = await self.reg("LFSR")
-        st["steps"] = await self.reg("STEPS")
-        return st
-
+        return self.regs.decode_state([await self.read_words(s.addr, s.count)
+                                       for s in self.regs.state_spans()])

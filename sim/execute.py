@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..hdl.regmap import CTRL, ID_MAGIC
+from ..hdl.regmap import ID_MAGIC, pack, unpack
 from .job import Job
 from .scoreboard import Mismatch, Scoreboard
 
@@ -53,12 +53,12 @@ async def check_bus_errors(drv: Driver, sb: Scoreboard) -> None:
             if value != 0:
                 sb.mismatches.append(Mismatch(None, f"{what}: read value", (), 0, value))
         status, err_addr = await drv.reg("STATUS"), await drv.reg("ERR_ADDR")
-        if not status & 2 or err_addr != addr:
+        if not unpack("STATUS", status)["err"] or err_addr != addr:
             sb.mismatches.append(Mismatch(None, f"{what}: ERR/ERR_ADDR", (), addr, err_addr))
         if await drv.reg("STEPS") != before:
             sb.mismatches.append(Mismatch(None, f"{what}: state changed", (), before, -1))
-        await drv.set_reg("CTRL", (1 << CTRL["CLEAR_ERR"][0]) | 0b11)
-        if await drv.reg("STATUS") & 2:
+        await drv.set_reg("CTRL", pack("CTRL", learn=1, track=1, clear_err=1))
+        if unpack("STATUS", await drv.reg("STATUS"))["err"]:
             sb.mismatches.append(Mismatch(None, "CTRL.CLEAR_ERR", (), 0, 1))
 
 
@@ -75,7 +75,7 @@ async def execute(job: Job, drv: Driver) -> tuple[dict, dict]:
     sb = Scoreboard(cfg, job.theta, job.V, job.c)
     wall0 = time.perf_counter()
     await drv.start()
-    while await drv.reg("STATUS") & 1:          # a core may clear S after reset
+    while unpack("STATUS", await drv.reg("STATUS"))["busy"]:   # a core may clear S after reset
         pass
     if job.check_bus:
         await check_bus_errors(drv, sb)
@@ -89,17 +89,17 @@ async def execute(job: Job, drv: Driver) -> tuple[dict, dict]:
         if seg.eta is not None or seg.eta_o is not None:
             eta = cfg.eta if seg.eta is None else seg.eta
             eta_o = cfg.eta_o if seg.eta_o is None else seg.eta_o
-            await drv.set_reg("ETA", eta | (eta_o << 8))
+            await drv.set_reg("ETA", pack("ETA", eta=eta, eta_o=eta_o))
             sb.set_learning_rates(eta, eta_o)
+        mode = {"learn": seg.learn, "track": seg.track}
         if seg.reset:
-            bit = CTRL["RESET_STATE" if seg.reset == "state" else "RESET_SENS"][0]
-            await drv.set_reg("CTRL", (1 << bit) | (seg.learn << 0) | (seg.track << 1))
-            while await drv.reg("STATUS") & 1:
+            pulse = "reset_state" if seg.reset == "state" else "reset_sens"
+            await drv.set_reg("CTRL", pack("CTRL", **mode, **{pulse: 1}))
+            while unpack("STATUS", await drv.reg("STATUS"))["busy"]:
                 pass
             sb.reset_state(h=seg.reset == "state")
         if seg.clear_sat:
-            await drv.set_reg("CTRL", (1 << CTRL["CLEAR_SAT"][0]) | (seg.learn << 0) |
-                              (seg.track << 1))
+            await drv.set_reg("CTRL", pack("CTRL", **mode, clear_sat=1))
             sb.clear_saturation()
         await drv.set_mode(seg.learn, seg.track)
         kind = "learn" if seg.learn else "track" if seg.track else "infer"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 from amaranth.sim import Simulator
 
 from rtrledit.boards import protocol as P
 from rtrledit.boards.hostsim import BridgeHarness, ByteLink, Host
-from rtrledit.model.config import SAT_NAMES, Config
+from rtrledit.firmware.regmodel import RegisterModel
+from rtrledit.model.config import Config
 from rtrledit.model.reference import init_params
 from rtrledit.model.fixed import FixedRTRL
 
@@ -37,43 +37,20 @@ def int_params(cfg: Config, seed: int = 0):
     return fx.theta.copy(), fx.V.copy(), fx.c.copy()
 
 
+def _model(rm, cfg: Config) -> RegisterModel:
+    regs = RegisterModel(cfg)
+    assert rm.windows == regs.map.windows, "the register map is not the config's"
+    return regs
+
+
 async def load_params(ctx, host: Host, rm, cfg: Config, theta, V, c) -> None:
-    n = cfg.n
-    await host.write_words(ctx, rm["W"].base, theta[:, :n].ravel())
-    await host.write_words(ctx, rm["U"].base, theta[:, n:].ravel())
-    await host.write_words(ctx, rm["V"].base, V.ravel())
-    await host.write_words(ctx, rm["C"].base, c.ravel())
-
-
-def s_addresses(cfg: Config) -> list[int]:
-    nq = cfg.n * cfg.q
-    if cfg.approx == "snap1":
-        return list(range(nq))
-    cbits = max(1, (nq - 1).bit_length())
-    return [(k << cbits) + col for k in range(cfg.n) for col in range(nq)]
+    """Θ, V, c into the windows of ``rm`` (the register map of ``cfg``)."""
+    for run in _model(rm, cfg).params(theta, V, c):
+        await host.write_words(ctx, run.addr, run.values)
 
 
 async def read_state(ctx, host: Host, rm, cfg: Config) -> dict:
-    n, m, p = cfg.n, cfg.m, cfg.p
-    W = np.array(await host.read_words(ctx, rm["W"].base, n * n)).reshape(n, n)
-    U = np.array(await host.read_words(ctx, rm["U"].base, n * (m + 1))).reshape(n, m + 1)
-    st = {"theta": np.concatenate([W, U], axis=1),
-          "V": np.array(await host.read_words(ctx, rm["V"].base, p * n)).reshape(p, n),
-          "c": np.array(await host.read_words(ctx, rm["C"].base, p)),
-          "h": np.array(await host.read_words(ctx, rm["H"].base, n))}
-    sbase = rm["S"].base
-    addrs = s_addresses(cfg)
-    # S rows are contiguous runs of n·q words: read them run by run
-    vals = []
-    i = 0
-    while i < len(addrs):
-        j = i
-        while j + 1 < len(addrs) and addrs[j + 1] == addrs[j] + 1:
-            j += 1
-        vals += await host.read_words(ctx, sbase + addrs[i], j - i + 1)
-        i = j + 1
-    st["S"] = np.array(vals).reshape(cfg.s_shape)
-    st["sat"] = {s: await host.read_reg(ctx, rm[f"SAT_{s.upper()}"].addr) for s in SAT_NAMES}
-    st["lfsr"] = await host.read_reg(ctx, rm["LFSR"].addr)
-    st["steps"] = await host.read_reg(ctx, rm["STEPS"].addr)
-    return st
+    """The whole state (:meth:`RegisterModel.decode_state`), for the Scoreboard."""
+    regs = _model(rm, cfg)
+    return regs.decode_state([await host.read_words(ctx, s.addr, s.count)
+                              for s in regs.state_spans()])

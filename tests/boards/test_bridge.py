@@ -1,9 +1,15 @@
 """The frame bridge in the Amaranth simulator, byte by byte, with the real core behind it:
 every command, and bad frames (corrupted, truncated, over-long, unknown, no room) that
-must be answered with an error and change no state."""
+must be answered with an error and change no state; and, with a stub for the core, the
+length rule of every command at every length against the protocol module's table."""
 
+import pytest
+from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.lib.memory import Memory
+from amaranth.sim import Simulator
 
 from rtrledit.boards import protocol as P
+from rtrledit.boards.bridge import Bridge
 from rtrledit.hdl.regmap import ID_MAGIC, register_map
 from rtrledit.model.config import Config
 
@@ -143,3 +149,74 @@ def test_over_long_and_bad_frames():
         assert await host.read_reg(ctx, RM["STATUS"].addr) & 2 == 0
         return True
     assert run_bridge(CFG, LANES, bench, timeout=TIMEOUT, fifo_depth=32)
+
+
+
+class _LengthBench(Elaboratable):
+    """The bridge alone at full speed: gateware feeds it ``frames`` one after the other
+    (the next once the response to the last has been sent) and keeps each response's
+    STATUS byte in ``statuses``; ``done`` rises after the last response. The core is a
+    stub: bus accesses are acknowledged the next cycle (reads 0), each sample is answered
+    by a zero result the next cycle."""
+
+    def __init__(self, bridge: Bridge, frames: list[bytes]) -> None:
+        self.bridge, self.n = bridge, len(frames)
+        rom = [b | ((i == len(f) - 1) << 8) for f in frames for i, b in enumerate(f)]
+        self.rom = Memory(shape=9, depth=len(rom), init=rom)
+        self.statuses = Memory(shape=8, depth=self.n, init=[])
+        self.done = Signal()
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        b = self.bridge
+        m.submodules.bridge, m.submodules.rom, m.submodules.st = b, self.rom, self.statuses
+        m.d.sync += [b.bus.ack.eq(b.bus.r_stb | b.bus.w_stb), b.result.valid.eq(b.sample.valid)]
+        m.d.comb += [b.sample.ready.eq(1), b.tx.ready.eq(1)]
+        rd = self.rom.read_port(domain="comb")
+        st = self.statuses.write_port()
+        ptr, frame = Signal(range(self.rom.depth)), Signal(range(self.n + 1))
+        ridx, rlen = Signal(9), Signal(8)
+        m.d.comb += [rd.addr.eq(ptr), st.addr.eq(frame), st.data.eq(b.tx.payload),
+                     self.done.eq(frame == self.n)]
+        with m.FSM():
+            with m.State("SEND"):
+                m.d.comb += [b.rx_data.eq(rd.data[:8]), b.rx_valid.eq(~self.done)]
+                with m.If(~self.done):
+                    m.d.sync += ptr.eq(ptr + 1)
+                    with m.If(rd.data[8]):
+                        m.next = "WAIT"
+            with m.State("WAIT"):
+                with m.If(b.tx.valid):
+                    m.d.sync += ridx.eq(ridx + 1)
+                    m.d.comb += st.en.eq(ridx == 2)
+                    with m.If(ridx == 3):
+                        m.d.sync += rlen.eq(b.tx.payload)
+                    with m.If((ridx > 3) & (ridx == rlen + 5)):
+                        m.d.sync += [ridx.eq(0), frame.eq(frame + 1)]
+                        m.next = "SEND"
+        return m
+
+
+@pytest.mark.parametrize("cfg,cmds", [(CFG, P.Cmd.ALL), (Config(hidden=2, inputs=1), [P.Cmd.PUSH])])
+def test_every_length_of_every_command_is_checked_as_the_protocol_says(cfg, cmds):
+    """OK/FULL or BAD_LEN for each command at each LEN 0..255 (payload bytes 0x01: READ_WIN
+    asks one word, READ_OUT one result), against :func:`protocol.valid_length`; PUSH with
+    samples of 6 bytes (checked by the sample counter) and of 4 (a power of two)."""
+    bridge = Bridge(cfg, 1, timeout=TIMEOUT)
+    assert bridge.layout.sample_bytes == (6 if cfg is CFG else 4)
+    cases = [(cmd, n) for cmd in cmds for n in range(256)]
+    dut = _LengthBench(bridge, [P.encode_request(cmd, bytes([1]) * n) for cmd, n in cases])
+    got = []
+
+    async def bench(ctx):
+        await ctx.changed(dut.done)
+        got.extend(ctx.get(dut.statuses.data[i]) for i in range(len(cases)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    wrong = [(P.Cmd.NAMES[cmd], n, P.Status.NAMES.get(s, s)) for (cmd, n), s in zip(cases, got)
+             if (s != P.Status.BAD_LEN) != P.valid_length(cmd, n, bridge.layout)
+             or s not in (P.Status.OK, P.Status.FULL, P.Status.BAD_LEN)]
+    assert not wrong, wrong[:10]

@@ -69,6 +69,8 @@ def test_length_rules():
     assert lay.sample_bytes == 10 and lay.max_push == 25
     ok = {c: [n for n in range(256) if P.valid_length(c, n, lay)] for c in P.Cmd.ALL}
     assert ok[P.Cmd.INFO] == [0] and ok[P.Cmd.READ_REG] == [3] and ok[P.Cmd.WRITE_REG] == [7]
+    assert ok[P.Cmd.READ_WIN] == [4] and ok[P.Cmd.READ_OUT] == [1]
+    assert (P.ADDR_BYTES, P.WORD_BYTES, P.MAX_WORDS) == (3, 4, 63)       # 3 + 4·63 = 255
     assert ok[P.Cmd.WRITE_WIN] == list(range(7, 256, 4))
     assert ok[P.Cmd.PUSH] == list(range(10, 251, 10))
     assert not P.valid_length(0x7F, 0, lay)

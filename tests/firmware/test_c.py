@@ -74,7 +74,7 @@ def vectors(cfg: Config = CFG, seed: int = 1) -> str:
         _ints("vec_out_y", "int32_t", ys.ravel()), _ints("vec_out_flags", "uint16_t", fl),
         _arr("vec_read_out_odd_rsp", ok(Cmd.READ_OUT, out_pl[:lay.result_bytes + 1])),
         _arr("vec_info_rsp", ok(Cmd.INFO, P.info_payload(lay))),
-        _arr("vec_ctrl_off_req", P.req_write_reg(export.register_map(cfg, 1)["CTRL"].addr, 0)),
+        _arr("vec_ctrl_off_req", P.req_write_reg(export.register_map(cfg)["CTRL"].addr, 0)),
         _arr("vec_ctrl_rsp", ok(Cmd.WRITE_REG)),
         _arr("vec_bad_len_rsp", P.encode_response(Cmd.READ_REG, Status.BAD_LEN)),
         _arr("vec_full_rsp", P.encode_response(Cmd.PUSH, Status.FULL)),
@@ -130,11 +130,11 @@ def test_generated_files_are_fresh():
 def test_generated_constants_match_sources():
     from rtrledit.firmware import constants as K
     from rtrledit.hdl.regmap import register_map
-    rm = register_map(export.DEFAULT_CONFIG, 1)
+    rm = register_map(export.DEFAULT_CONFIG)
     assert K.REG_CTRL == rm["CTRL"].addr and K.WIN_S_BASE == rm["S"].base
     assert K.CMD_READ_OUT == Cmd.READ_OUT and K.STATUS_FULL == Status.FULL
     hdr = export.regs_header(Config(hidden=3, inputs=2))
-    assert f"#define RTRL_WIN_S_BASE                    0x{register_map(Config(hidden=3, inputs=2), 1)['S'].base:04X}u" in hdr
+    assert f"#define RTRL_WIN_S_BASE                    0x{register_map(Config(hidden=3, inputs=2))['S'].base:04X}u" in hdr
 
 
 def test_header_compiles_and_agrees(tmp_path):
@@ -149,7 +149,7 @@ def test_header_compiles_and_agrees(tmp_path):
     exe = build(cc, tmp_path / "p", [src], [tmp_path])
     got = list(map(int, subprocess.run([str(exe)], capture_output=True, text=True).stdout.split()))
     from rtrledit.hdl.regmap import CTRL, register_map
-    rm = register_map(cfg, 1)
+    rm = register_map(cfg)
     lay = P.Layout.from_config(cfg)
     assert got == [rm["V"].base, rm["S"].size, lay.sample_bytes, rm["SAT_V"].addr,
-                   1 << CTRL["CLEAR_SAT"][0], cfg.q]
+                   CTRL["CLEAR_SAT"].mask, cfg.q]

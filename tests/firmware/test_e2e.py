@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rtrledit.boards import protocol as P
-from rtrledit.firmware import Device, DeviceTimeout, FdTransport, SimTransport, export
+from rtrledit.firmware import Device, DeviceTimeout, FdTransport, RegisterModel, SimTransport, export
 from rtrledit.hdl.regmap import ID_MAGIC, register_map
 from rtrledit.model.config import SAT_NAMES
 from rtrledit.model.fixed import FixedRTRL
@@ -72,10 +72,9 @@ def test_c_driver_through_simulated_device(tmp_path):
     np.testing.assert_array_equal(ys, r.y)
     np.testing.assert_array_equal(fl, r.flags)
     rec = {ln.split()[0]: [int(v) for v in ln.split()[1:]] for ln in lines if ln[0] != "Y"}
-    rm = register_map(cfg, 1)
-    from rtrledit.hdl.regmap import s_index_bits
-    _, cbits = s_index_bits(cfg)
-    S = [rec["S"][(k << cbits) + col] for k in range(n) for col in range(n * cfg.q)]
+    rm = register_map(cfg)
+    S = [rec["S"][s.addr - rm["S"].base + i] for s in RegisterModel(cfg).s_spans()
+         for i in range(s.count)]
     got = {"theta": np.concatenate([np.reshape(rec["W"], (n, n)),
                                     np.reshape(rec["U"], (n, cfg.m + 1))], axis=1),
            "V": rec["V"], "c": rec["C"], "h": rec["H"], "S": S, "lfsr": rec["LFSR"][0],

@@ -5,7 +5,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from rtrledit.hdl.core import Core
-from rtrledit.hdl.regmap import ADDR_WIDTH, register_map, window_bits
+from rtrledit.hdl.regmap import ADDR_WIDTH, pack, register_map, unpack, window_bits
 from rtrledit.model import Config
 from rtrledit.sim.amaranth_tb import AmaranthDriver
 from rtrledit.sim.codec import to_signed
@@ -15,7 +15,7 @@ from rtrledit.sim.codec import to_signed
                                           (5, 3, 2, "exact"), (12, 2, 3, "snap1"),
                                           (1, 2, 1, "snap1"), (7, 1, 3, "exact")])
 def test_windows_are_aligned_disjoint_and_after_the_registers(n, m, p, approx):
-    rm = register_map(Config(hidden=n, inputs=m, outputs=p, approx=approx), 1)
+    rm = register_map(Config(hidden=n, inputs=m, outputs=p, approx=approx))
     last_reg = max(r.addr for r in rm.registers)
 
     def claims(w, addr):   # the documented decode: aligned window, index = low address bits
@@ -60,3 +60,67 @@ def test_every_window_word_reads_back_what_was_written(n, m, p, approx, lanes):
     sim.add_testbench(bench)
     sim.run()
     assert not errors, errors[:10]
+
+
+def test_pack_matches_hand_worked_words():
+    assert pack("ETA", eta=8, eta_o=6) == 0x0608
+    assert pack("CTRL", learn=1, track=1, clear_err=1) == 0x803
+    assert pack("CTRL", track=True, reset_sens=1) == 0x202
+    assert unpack("STATUS", 0b10) == {"busy": 0, "err": 1}
+    cfg = Config(hidden=5, inputs=3, outputs=2, activation="tanh", approx="snap1")
+    assert register_map(cfg)["SHAPE"].value == 0x00320305
+    assert unpack("SHAPE", 0x00320305) == {"n": 5, "m": 3, "p": 2, "tanh": 1, "snap1": 1}
+    word = 0x0608
+    bits = [(word >> i) & 1 for i in range(32)]            # a gateware slice: word[f.bits]
+    assert bits[register_map(cfg)["ETA"].fields["ETA_O"].bits] == [0, 1, 1, 0, 0]
+
+
+def test_pack_refuses_what_does_not_fit_naming_the_field():
+    with pytest.raises(ValueError, match=r"^ETA\.ETA = 32 does not fit its 5-bit field"):
+        pack("ETA", eta=32)
+    with pytest.raises(ValueError, match=r"CTRL\.LEARN = -1"):
+        pack("CTRL", learn=-1)
+    with pytest.raises(ValueError, match="has no field 'etta'"):
+        pack("ETA", etta=1)
+    with pytest.raises(ValueError, match="no register 'ETAS'"):
+        pack("ETAS", eta=1)
+
+
+@pytest.mark.parametrize("field,reg,top", [("hidden", "N", 255), ("inputs", "M", 255),
+                                           ("outputs", "P", 15)])
+def test_a_config_the_registers_cannot_describe_is_refused(field, reg, top):
+    base = {"hidden": 2, "approx": "snap1"}
+    with pytest.raises(ValueError, match=rf"^config field '{field}': SHAPE\.{reg} = {top + 1} "):
+        register_map(Config(**{**base, field: top + 1}))
+    word = register_map(Config(**{**base, field: top}))["SHAPE"].value
+    assert unpack("SHAPE", word)[reg.lower()] == top
+
+
+def test_lanes_is_what_the_lanes_register_reads():
+    cfg = Config(hidden=3)
+    assert register_map(cfg, 5)["LANES"].value == 5
+    assert register_map(cfg)["LANES"].value is None
+    assert register_map(cfg, 5).windows == register_map(cfg).windows
+    assert '"value": 5' in register_map(cfg, 5).to_json()
+    with pytest.raises(ValueError, match="^lanes"):
+        register_map(cfg, 0)
+
+
+@pytest.mark.parametrize("n,m,p,approx,lanes", [(2, 3, 2, "snap1", 1), (3, 1, 1, "exact", 3)])
+def test_the_core_reads_the_constants_of_its_map(n, m, p, approx, lanes):
+    cfg = Config(hidden=n, inputs=m, outputs=p, approx=approx)
+    core = Core(cfg, lanes)
+    rm = register_map(cfg, lanes)
+    got = {}
+
+    async def bench(ctx):
+        drv = AmaranthDriver(core, ctx)
+        for name in ("ID", "SHAPE", "LANES"):
+            got[name] = await drv.reg(name)
+
+    sim = Simulator(core)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == {name: rm[name].value for name in got}
+    assert got["ID"] == 0x5254524C and unpack("SHAPE", got["SHAPE"])["n"] == n

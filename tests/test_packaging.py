@@ -170,19 +170,35 @@ def _untracked(site: Path) -> set[str]:
             and str(f.relative_to(site)) not in listed and f.suffix != ".pyc"}
 
 
-def test_install_then_editable_then_install(env, tmp_path):
+def _numba_cache(env: Path, tmp: Path) -> Path:
+    """Where the installed package points numba's cache (no kernel compiled)."""
+    p = _run(env, tmp, str(env / "bin" / "python"), "-c",
+             "import numba, rtrledit.model.fixed; print(numba.config.CACHE_DIR)")
+    assert p.returncode == 0, p.stderr
+    return Path(p.stdout.strip())
+
+
+@pytest.mark.parametrize("train", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_install_then_editable_then_install(env, tmp_path, train):
+    """Installs in either order: no leftover folder shadows the editable install, each
+    install is the one imported, numba's cache points into the user cache folder. With
+    ``train`` (slow: the kernels compile twice) a learning run after each install, and
+    the compiled files are where they belong, nothing in site-packages or the checkout."""
     src = _sources(tmp_path / "src")
     site = _site(env)
     _install(env, tmp_path, src, editable=False)
     _works(env, tmp_path, site)
-    _train(env, tmp_path)                      # compiles the numba kernels
-    assert not _untracked(site), "written into site-packages at run time"
-    cached = list((tmp_path / "cache" / "rtrledit" / "numba").rglob("*.nbi"))
-    assert cached, "the numba cache is not in the user cache folder"
+    assert _numba_cache(env, tmp_path) == tmp_path / "cache" / "rtrledit" / "numba"
+    if train:
+        _train(env, tmp_path)                      # compiles the numba kernels
+        assert not _untracked(site), "written into site-packages at run time"
+        cached = list((tmp_path / "cache" / "rtrledit" / "numba").rglob("*.nbi"))
+        assert cached, "the numba cache is not in the user cache folder"
     _install(env, tmp_path, src, editable=True)
     assert not (site / "rtrledit").exists(), "a leftover folder would shadow the editable install"
     _works(env, tmp_path, src)
-    _train(env, tmp_path)
-    assert not list(src.rglob("*.nbi")), "numba cache written into the checkout"
+    if train:
+        _train(env, tmp_path)
+        assert not list(src.rglob("*.nbi")), "numba cache written into the checkout"
     _install(env, tmp_path, src, editable=False)
     _works(env, tmp_path, site)

@@ -59,6 +59,7 @@ def test_not_even_one_lane_is_refused(monkeypatch):
         auto_lanes(CFG, UP5K)
 
 
+@pytest.mark.slow        # two real syntheses (~45 s each); test_build checks Yosys' DSPs too
 def test_multipliers_bind_when_logic_is_plenty():
     big = _board(10 ** 6)
     choice = auto_lanes(CFG, big)

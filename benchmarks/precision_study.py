@@ -22,7 +22,7 @@ from pathlib import Path
 import tomli_w
 
 from rtrledit.cli import main as cli
-from rtrledit.model.sweep import within
+from rtrledit.model.explore import within
 
 WIDTHS = [8, 10, 12, 14, 16, 20, 24]
 GRID = {

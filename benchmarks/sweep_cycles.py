@@ -2,7 +2,7 @@
 
 Prints, for n in {4, 8, 16} and L in {1, 4, 8} (m = 4, 16-bit default formats), the
 cycles from ``start`` to ``done`` measured by simulation, the analytic count
-(:func:`rtrledit.hdl.cost.sweep_cycles`), the work bound n·n·(n·q)/L and their ratio.
+(:func:`rtrledit.sim.sweep_harness.sweep_cycles`), the work bound n·n·(n·q)/L and their ratio.
 
 Run: ``python benchmarks/sweep_cycles.py`` (about a minute; ``--quick`` skips n = 16).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-from rtrledit.hdl.cost import ideal_cycles, measure_sweep_cycles, sweep_cycles
+from rtrledit.sim.sweep_harness import ideal_cycles, measure_sweep_cycles, sweep_cycles
 from rtrledit.model.config import Config
 
 

@@ -1,4 +1,5 @@
-"""Bit-width sweeps: how many bits each quantity needs for online learning to still work.
+"""Design-space exploration (``rtrledit sweep``): how many bits each quantity needs for
+online learning to still work, swept over a grid of formats, roundings and sizes.
 
 A :class:`Grid` (from a TOML or JSON file, or the small :data:`DEFAULT_GRID`) spans tasks,
 hidden sizes, approximations (exact, snap1), update roundings (nearest, stochastic) and
@@ -62,7 +63,7 @@ DEFAULT_GRID: dict[str, Any] = {
     "seed": 0,
     "grad_steps": 500,
     "pes": 8,
-    # every other format at 16 bits; H = Q(10, 8) so that f_P + f_S >= f_H (DESIGN.md
+    # every other format at 16 bits; H = Q(10, 8) so that f_P + f_S >= f_H (docs/design.md
     # §3.1) holds down to 8-bit S and Θ.
     "base": {"formats": {"H": [10, 8]}},
 }

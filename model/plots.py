@@ -1,4 +1,4 @@
-"""Plots of a bit-width sweep (:mod:`rtrledit.model.sweep`), written as PNG files.
+"""Plots of a bit-width sweep (:mod:`rtrledit.model.explore`), written as PNG files.
 
 - ``heatmap.png``: the integer model's final error relative to the float model, over the
   first two swept widths, one panel per task, hidden size, approximation and rounding;
@@ -104,7 +104,7 @@ def plot_heatmap(records: list[dict[str, Any]], path: Path) -> Path:
 
 
 def _pareto_ids(recs) -> set[str]:
-    from .sweep import pareto_front
+    from .explore import pareto_front
     ok = [r for r in recs if r["status"] == "ok"]
     idx = pareto_front([r["mem_bits"] for r in ok], [r["mse_last"] for r in ok])
     return {ok[i]["id"] for i in idx}

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rtrledit.model.sweep import Grid, check_tasks, load_grid, run_sweep, valid_points, within
+from rtrledit.model.explore import Grid, check_tasks, load_grid, run_sweep, valid_points, within
 from rtrledit.model.tasks import TASKS
 
 __all__ = ["add_arguments", "main"]
@@ -54,7 +54,7 @@ def main(args: argparse.Namespace) -> int:
     check_tasks(grid)                    # unknown task: error before any work
     client = None
     if args.scheduler:                   # a scheduler that does not answer: error, no work
-        from rtrledit.model.sweep import connect
+        from rtrledit.model.explore import connect
         client = connect(args.scheduler, timeout=args.connect_timeout)
     bar = Progress(len(points), disable=args.json, desc="sweep (points)")
     try:

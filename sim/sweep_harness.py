@@ -1,9 +1,10 @@
-"""Cycle cost of the sensitivity sweep: the analytic count and a simulator measurement.
+"""The sensitivity sweep engine alone in Amaranth's simulator, and its cycle cost.
 
-:func:`sweep_cycles` is the exact number of clock cycles the :class:`~.sweep.SweepEngine`
-takes from ``start`` to ``done`` (see :func:`~.sweep.schedule`); :func:`measure_sweep_cycles`
-runs the engine in Amaranth's simulator and counts them. :class:`SweepHarness` wraps the
-engine with the RAMs the core would own (W, φ', ĉ, z), for simulation.
+:class:`SweepHarness` wraps the :class:`~rtrledit.hdl.sweep.SweepEngine` with the RAMs the
+core would own (W, φ', ĉ, z); :func:`load_operands` fills them and :func:`run_sweep` runs
+one sweep. :func:`sweep_cycles` is the exact number of clock cycles the engine takes from
+``start`` to ``done`` (see :func:`~rtrledit.hdl.sweep.schedule`); :func:`measure_sweep_cycles`
+runs the engine in the simulator and counts them.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from amaranth.hdl import Elaboratable, Module, signed
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
+from ..hdl.sweep import SweepEngine, schedule
 from ..model.config import Config
-from .sweep import SweepEngine, schedule
 
-__all__ = ["sweep_cycles", "ideal_cycles", "measure_sweep_cycles", "SweepHarness"]
+__all__ = ["sweep_cycles", "ideal_cycles", "measure_sweep_cycles", "SweepHarness",
+           "load_operands", "run_sweep"]
 
 
 def sweep_cycles(cfg: Config, lanes: int) -> int:
     """Clock cycles of one sweep, from the cycle ``start`` is sampled to the ``done`` cycle
-    (:func:`~.sweep.schedule`). For n ≥ 2, T = ceil(nq/L) and L ≤ n·(n + s): hardtanh
+    (:func:`~rtrledit.hdl.sweep.schedule`). For n ≥ 2, T = ceil(nq/L) and L ≤ n·(n + s): hardtanh
     (s = 1) ``T·n(n+1) + max(q, 4) + n + L + 5``, tanh (s = 2)
     ``T·n(n+2) + max(q, 4) + 2n + L + 7``.
     """

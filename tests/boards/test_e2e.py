@@ -13,7 +13,7 @@ from rtrledit.boards.targets import cycles_per_step
 from rtrledit.boards.top import BoardTop
 from rtrledit.hdl.regmap import ID_MAGIC, register_map
 from rtrledit.model.config import Config
-from rtrledit.model.sweep import hardware_cost
+from rtrledit.model.explore import hardware_cost
 from rtrledit.sim.job import Stalls
 from rtrledit.sim.scoreboard import Scoreboard
 

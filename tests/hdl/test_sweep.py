@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from rtrledit.hdl.cost import (SweepHarness, ideal_cycles, load_operands,
-                               measure_sweep_cycles, run_sweep, sweep_cycles)
+from rtrledit.sim.sweep_harness import (SweepHarness, ideal_cycles, load_operands,
+                                        measure_sweep_cycles, run_sweep, sweep_cycles)
 from rtrledit.hdl.sweep import SweepEngine
 from rtrledit.model.config import Config, Formats, QFormat
 from rtrledit.model.fixed import SAT_S, FixedRTRL

@@ -21,7 +21,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
-from ..hdl.regmap import CTRL
+from ..hdl.regmap import pack
 from ..model.config import Config
 from .access import CoreAccess
 from .job import StallGenerators
@@ -71,7 +71,7 @@ class CoreTB(CoreAccess, StallGenerators):
         if again:
             while await self.reg("STATUS") & 1:        # a core may clear S after reset
                 pass
-            await self.set_reg("CTRL", 1 << CTRL["RESET_STATE"][0])
+            await self.set_reg("CTRL", pack("CTRL", reset_state=1))
             while await self.reg("STATUS") & 1:
                 pass
 

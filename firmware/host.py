@@ -240,7 +240,8 @@ class Device:
 
     def saturation(self) -> dict[str, int]:
         """The saturation counters, by name (SAT_NAMES)."""
-        return {s: self.read_reg(f"SAT_{s.upper()}") for s in SAT_NAMES}
+        span = self.regs.sat_span()
+        return self.regs.decode_sat(self.read_words(span.addr, span.count))
 
     def steps(self) -> int:
         return self.read_reg("STEPS")

@@ -142,6 +142,14 @@ class RegisterModel:
         _, cbits = s_index_bits(cfg)
         return [Span(base + (k << cbits), nq) for k in range(cfg.n)]
 
+    def sat_span(self) -> Span:
+        """The saturation counters (one run of registers, in SAT_NAMES order)."""
+        return Span(self._sat[0], len(SAT_NAMES))
+
+    def decode_sat(self, words: Sequence[int]) -> dict[str, int]:
+        """The counters read at :meth:`sat_span`, by name."""
+        return {s: int(v) & _MASK for s, v in zip(SAT_NAMES, words, strict=True)}
+
     def param_spans(self) -> list[Span]:
         return [Span(w.base, w.size) for w in (self.map[n] for n in ("W", "U", "V", "C"))]
 
@@ -149,8 +157,7 @@ class RegisterModel:
         """Parameters, h, S, then the LFSR, STEPS and the saturation counters."""
         return (self.param_spans() + [Span(self.map["H"].base, self.map["H"].size)]
                 + self.s_spans() + [Span(self.map["LFSR"].addr, 1),
-                                    Span(self.map["STEPS"].addr, 1),
-                                    Span(self._sat[0], len(SAT_NAMES))])
+                                    Span(self.map["STEPS"].addr, 1), self.sat_span()])
 
     def decode_params(self, words: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
         """The words read at :meth:`param_spans`, as theta, V, c."""
@@ -175,5 +182,5 @@ class RegisterModel:
         S = [_signed(v) for _ in self.s_spans() for v in next(runs)]
         st["S"] = np.array(S, np.int64).reshape(self.cfg.s_shape)
         st["lfsr"], st["steps"] = (int(next(runs)[0]) & _MASK for _ in range(2))
-        st["sat"] = {s: int(v) & _MASK for s, v in zip(SAT_NAMES, next(runs))}
+        st["sat"] = self.decode_sat(next(runs))
         return st

@@ -13,7 +13,7 @@ its final error, the error relative to the float model (same approximation, same
 weights, same stream), the cosine similarity of its per-step gradient with the float
 exact-RTRL gradient, the saturation counts and the hardware cost (:func:`hardware_cost`).
 
-:func:`run_sweep` runs the points on a Dask ``distributed`` cluster: an embedded
+:func:`run_exploration` runs the points on a Dask ``distributed`` cluster: an embedded
 ``LocalCluster`` of worker processes by default, or the scheduler at a given address;
 the code path is the same. Results are appended one JSON line per point to
 ``results.jsonl`` in the output folder as they arrive, so an interrupted sweep resumes
@@ -47,7 +47,7 @@ from .reference import FloatRTRL, init_params
 from .requant import dequantise
 
 __all__ = ["DEFAULT_GRID", "Grid", "Point", "load_grid", "hardware_cost", "pareto_front",
-           "evaluate_point", "float_learning", "float_gradients", "run_sweep", "SweepResult",
+           "evaluate_point", "float_learning", "float_gradients", "run_exploration", "SweepResult",
            "load_results", "write_table", "TABLE_COLUMNS", "CURVE_POINTS",
            "within"]
 
@@ -484,7 +484,7 @@ def write_table(records: list[dict[str, Any]], out_dir: str | Path) -> tuple[Pat
 # ---------------------------------------------------------------------------- runner
 @dataclass
 class SweepResult:
-    """What :func:`run_sweep` returns: the records in grid order and the counts."""
+    """What :func:`run_exploration` returns: the records in grid order and the counts."""
 
     records: list[dict[str, Any]]
     computed: int
@@ -538,11 +538,11 @@ def connect(scheduler: str | None = None, workers: int | None = None,
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            dashboard_address=":0", silence_logs=logging.ERROR)
     client = Client(cluster)
-    client._rtrledit_owned_cluster = cluster  # closed with the client by run_sweep
+    client._rtrledit_owned_cluster = cluster  # closed with the client by run_exploration
     return client
 
 
-def run_sweep(grid: Grid, out_dir: str | Path, client=None, scheduler: str | None = None,
+def run_exploration(grid: Grid, out_dir: str | Path, client=None, scheduler: str | None = None,
               workers: int | None = None, progress: Callable[[int], None] | None = None,
               retry_failed: bool = False, plots: bool = True) -> SweepResult:
     """Run every point of ``grid`` not already in ``out_dir`` and write table and plots.

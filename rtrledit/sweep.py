@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from rtrledit.model.explore import Grid, check_tasks, load_grid, run_sweep, valid_points, within
+from rtrledit.model.explore import (Grid, check_tasks, load_grid, run_exploration, valid_points,
+                                    within)
 from rtrledit.model.tasks import TASKS
 
 __all__ = ["add_arguments", "main"]
@@ -58,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
         client = connect(args.scheduler, timeout=args.connect_timeout)
     bar = Progress(len(points), disable=args.json, desc="sweep (points)")
     try:
-        res = run_sweep(grid, args.out, client=client, workers=args.workers,
+        res = run_exploration(grid, args.out, client=client, workers=args.workers,
                         progress=bar.update, retry_failed=args.retry_failed)
     finally:
         bar.close()

@@ -11,7 +11,7 @@ from rtrledit.cli import main
 from rtrledit.model import Config
 from rtrledit.model.explore import (Grid, evaluate_point, float_gradients,
                                   float_learning, hardware_cost, load_grid, load_results,
-                                  pareto_front, run_sweep, valid_points)
+                                  pareto_front, run_exploration, valid_points)
 
 TINY = {"tasks": ["sine"], "hidden": [4], "approx": ["exact", "snap1"], "r_upd": ["half_even"],
         "widths": {"S": [8, 16], "P": [16]}, "steps": 400, "grad_steps": 100}
@@ -140,7 +140,7 @@ def _diverging_task(tmp_path):
 def test_dask_sweep_resumes_and_records_failures(client, tmp_path):
     out = tmp_path / "out"
     grid = Grid.from_dict({**TINY, "tasks": ["sine", _diverging_task(tmp_path)]})
-    r1 = run_sweep(grid, out, client=client)
+    r1 = run_exploration(grid, out, client=client)
     assert r1.computed == 8 and r1.reused == 0
     by_task = {t: [r for r in r1.records if r["task"] == t] for t in grid.tasks}
     assert all(r["status"] == "ok" for r in by_task["sine"])
@@ -155,7 +155,7 @@ def test_dask_sweep_resumes_and_records_failures(client, tmp_path):
     log = (out / "results.jsonl").read_text()
 
     # a rerun recomputes nothing and leaves the log alone
-    r2 = run_sweep(grid, out, client=client)
+    r2 = run_exploration(grid, out, client=client)
     assert r2.computed == 0 and r2.reused == 8
     assert (out / "results.jsonl").read_text() == log
     assert [r["id"] for r in r2.records] == [r["id"] for r in r1.records]
@@ -164,18 +164,18 @@ def test_dask_sweep_resumes_and_records_failures(client, tmp_path):
     with open(out / "results.jsonl", "a") as fh:
         fh.write('{"id": "trunc')
     grid3 = Grid.from_dict({**TINY, "tasks": grid.tasks, "widths": {"S": [8, 12, 16], "P": [16]}})
-    r3 = run_sweep(grid3, out, client=client, plots=False)
+    r3 = run_exploration(grid3, out, client=client, plots=False)
     assert r3.computed == 4 and r3.reused == 8
     assert len(load_results(out)) == 12
 
     # failed points are recomputed only when asked
-    r4 = run_sweep(grid3, out, client=client, plots=False, retry_failed=True)
+    r4 = run_exploration(grid3, out, client=client, plots=False, retry_failed=True)
     assert r4.computed == 6 and r4.failed == 6
 
 
 def test_sweep_results_are_the_same_on_one_or_two_workers(client, tmp_path):
     grid = Grid.from_dict({**TINY, "r_upd": ["stochastic"]})
-    a = run_sweep(grid, tmp_path / "a", client=client, plots=False)
+    a = run_exploration(grid, tmp_path / "a", client=client, plots=False)
     s = a.records[0]["spec"]
     direct = evaluate_point(s, float_learning(s), float_gradients(s))
     for k in ("mse_last", "mse_last_float", "rel_err", "grad_cos", "sat_total", "mem_bits"):

@@ -227,15 +227,14 @@ def _constants(cfg: Config, lanes: int | None) -> dict[str, int]:
                          ("outputs", "p", cfg.p), ("activation", "tanh", cfg.activation == "tanh"),
                          ("approx", "snap1", cfg.approx == "snap1")],
                "ETA": [("eta", "eta", cfg.eta), ("eta_o", "eta_o", cfg.eta_o)]}
-    words = {}
+    words = dict.fromkeys(checked, 0)
     for reg, items in checked.items():
-        for cfg_field, key, v in items:
+        for cfg_field, key, v in items:          # one field at a time, to name the culprit
             try:
-                pack(reg, **{key: v})
+                words[reg] |= pack(reg, **{key: v})
             except ValueError as e:
                 raise ValueError(f"config field '{cfg_field}': {e}: the register map cannot "
                                  "describe it") from None
-        words[reg] = pack(reg, **{key: v for _, key, v in items})
     out = {"ID": ID_MAGIC, "SHAPE": words["SHAPE"]}
     if lanes is not None:
         out["LANES"] = lanes

@@ -1,6 +1,6 @@
 """Byte transports for the host driver (:class:`~rtrledit.firmware.host.Device`).
 
-A transport moves raw bytes; the frame protocol lives in the driver. Three kinds:
+A transport moves raw bytes; frames and retries are :mod:`.frames` above it. Three kinds:
 
 - :class:`SerialTransport` — a serial port (pyserial), e.g. ``/dev/ttyUSB0`` of a board;
 - :class:`SimTransport` — the simulated device (:mod:`.simdevice`: the board's bridge and

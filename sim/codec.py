@@ -1,4 +1,4 @@
-"""Bits in, bits out: the core's stream payloads and register words, from the Config.
+"""Bits in, bits out: the core's stream payloads (samples in, results out), from the Config.
 
 The layouts come from :func:`rtrledit.hdl.core.sample_layout` and
 :func:`~rtrledit.hdl.core.result_layout`, so a testbench packs exactly what the HDL

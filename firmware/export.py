@@ -102,6 +102,7 @@ def regs_header(cfg: Config, fifo_depth: int = 32) -> str:
          _define("RTRL_CFG_TANH", int(cfg.activation == "tanh"), "0: hardtanh"),
          _define("RTRL_CFG_ETA", cfg.eta), _define("RTRL_CFG_ETA_O", cfg.eta_o),
          _define("RTRL_CFG_LFSR_SEED", cfg.lfsr_seed),
+         _define("RTRL_CFG_SHAPE", rm["SHAPE"].value, "what RTRL_REG_SHAPE reads", hex_=True),
          "", "/* Number formats Q(w, f): value = integer / 2^f */"]
     for L in FORMAT_LETTERS:
         q = getattr(cfg.formats, L)

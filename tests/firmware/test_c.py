@@ -143,13 +143,13 @@ def test_header_compiles_and_agrees(tmp_path):
     cfg = Config(hidden=3, inputs=2, outputs=2, approx="snap1")
     export.write(tmp_path, cfg)
     src = tmp_path / "p.c"
-    src.write_text('#include <stdio.h>\n#include "rtrledit_regs.h"\nint main(void){printf("%u %u %u %u %u %u\\n",'
+    src.write_text('#include <stdio.h>\n#include "rtrledit_regs.h"\nint main(void){printf("%u %u %u %u %u %u %u\\n",'
                    " RTRL_WIN_V_BASE, RTRL_WIN_S_SIZE, RTRL_SAMPLE_BYTES, RTRL_REG_SAT_V,"
-                   " RTRL_CTRL_CLEAR_SAT_MASK, RTRL_CFG_Q); return 0;}\n")
+                   " RTRL_CTRL_CLEAR_SAT_MASK, RTRL_CFG_Q, RTRL_CFG_SHAPE); return 0;}\n")
     exe = build(cc, tmp_path / "p", [src], [tmp_path])
     got = list(map(int, subprocess.run([str(exe)], capture_output=True, text=True).stdout.split()))
     from rtrledit.hdl.regmap import CTRL, register_map
     rm = register_map(cfg)
     lay = P.Layout.from_config(cfg)
     assert got == [rm["V"].base, rm["S"].size, lay.sample_bytes, rm["SAT_V"].addr,
-                   CTRL["CLEAR_SAT"].mask, cfg.q]
+                   CTRL["CLEAR_SAT"].mask, cfg.q, 0x00220203]    # SHAPE: snap1, p 2, m 2, n 3

@@ -14,6 +14,7 @@
 #define RTRL_CFG_ETA                       8u
 #define RTRL_CFG_ETA_O                     8u
 #define RTRL_CFG_LFSR_SEED                 44257u
+#define RTRL_CFG_SHAPE                     0x010404u  /* what RTRL_REG_SHAPE reads */
 
 /* Number formats Q(w, f): value = integer / 2^f */
 #define RTRL_FMT_X_W                       16u

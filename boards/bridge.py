@@ -23,9 +23,9 @@ from amaranth.lib.wiring import In, Out
 from ..hdl.core import BusSignature, result_layout, sample_layout
 from ..hdl.regmap import ADDR_WIDTH, CTRL, DATA_WIDTH, register_map
 from ..model.config import Config
-from .protocol import (ADDR_BYTES, CRC_INIT, MAX_PAYLOAD, MAX_WORDS, PROTOCOL_VERSION,
-                       SYNC_REQ, SYNC_RSP, WORD_BYTES, Cmd, Layout, Request, Status,
-                       crc16_update, request_rules)
+from .protocol import (ADDR_BYTES, CRC_INIT, MAX_PAYLOAD, MAX_WORDS, SYNC_REQ, SYNC_RSP,
+                       WORD_BYTES, Cmd, Layout, Request, Status, crc16_update, info_payload,
+                       request_rules)
 
 __all__ = ["Bridge", "crc16_byte"]
 
@@ -147,8 +147,9 @@ class Bridge(wiring.Component):
             return lsr[LW - 8 * k + offset:][:width]
         addr = Signal(ADDR_WIDTH)
         words = Signal(8)
-        txsr = Signal(max(RB, 5) * 8)                # 5: the INFO payload
-        txcnt = Signal(range(max(RB, 5) + 1))
+        info = info_payload(lay)
+        txsr = Signal(max(RB, len(info)) * 8)
+        txcnt = Signal(range(max(RB, len(info)) + 1))
         stage = Signal()
         m.d.comb += [br.addr.eq(rd_ptr), bw.data.eq(self.rx_data), bw.addr.eq(idx)]
 
@@ -287,10 +288,8 @@ class Bridge(wiring.Component):
             with m.State("GO"):
                 with m.Switch(cmd):
                     with m.Case(Cmd.INFO):
-                        m.d.sync += [txsr.eq(Cat(Const(PROTOCOL_VERSION, 8), Const(SB, 8),
-                                                 Const(RB, 8), Const(D, 8),
-                                                 Const(MAX_PAYLOAD, 8))),
-                                     rsp_len.eq(5), words.eq(1)]
+                        m.d.sync += [txsr.eq(Const(int.from_bytes(info, "little"), 8 * len(info))),
+                                     rsp_len.eq(len(info)), words.eq(1)]
                         m.next = "RSP_SYNC"
                     with m.Case(Cmd.READ_REG):
                         m.d.sync += addr.eq(field(A, 0, ADDR_WIDTH))

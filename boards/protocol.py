@@ -36,7 +36,7 @@ __all__ = ["SYNC_REQ", "SYNC_RSP", "MAX_PAYLOAD", "Cmd", "Status", "crc16", "crc
            "decode_request", "spec_dict", "spec_json", "PROTOCOL_VERSION", "MAX_WORDS",
            "ADDR_BYTES", "WORD_BYTES", "TIMEOUT_BYTES", "CRC_POLY", "CRC_INIT", "Request",
            "request_rules", "valid_length", "addr_bytes", "req_read_reg", "req_write_reg",
-           "req_read_win", "req_write_win", "req_push", "req_read_out", "info_payload", "unpack_words"]
+           "req_read_win", "req_write_win", "req_push", "req_read_out", "info_payload", "INFO_FIELDS", "unpack_words"]
 
 PROTOCOL_VERSION = 1
 SYNC_REQ = 0xA5
@@ -329,8 +329,12 @@ def req_read_out(maximum: int) -> bytes:
     return encode_request(Cmd.READ_OUT, bytes([maximum & 0xFF]))
 
 
+#: The INFO response payload, one byte each, in this order.
+INFO_FIELDS = ("version", "sample_bytes", "result_bytes", "fifo_depth", "max_payload")
+
+
 def info_payload(layout: Layout) -> bytes:
-    """INFO response payload: version, sample bytes, result bytes, FIFO depth, max payload."""
+    """INFO response payload: the :data:`INFO_FIELDS` of this protocol and ``layout``."""
     return bytes([PROTOCOL_VERSION, layout.sample_bytes, layout.result_bytes,
                   layout.fifo_depth, MAX_PAYLOAD])
 

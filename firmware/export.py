@@ -69,7 +69,7 @@ def protocol_header() -> str:
          _define("RTRL_MAX_PAYLOAD", s["max_payload"]),
          _define("RTRL_MAX_WORDS", s["max_words"], "words per READ_WIN/WRITE_WIN frame"),
          _define("RTRL_TIMEOUT_BYTES", s["timeout_bytes"], "frame timeout, in byte times"),
-         _define("RTRL_INFO_BYTES", 5),
+         _define("RTRL_INFO_BYTES", len(P.INFO_FIELDS)),
          _define("RTRL_CRC_POLY", s["crc"]["poly"], "CRC-16/CCITT-FALSE", hex_=True),
          _define("RTRL_CRC_INIT", s["crc"]["init"], "", hex_=True),
          _define("RTRL_CRC_CHECK", s["crc"]["check_123456789"], 'CRC of "123456789"', hex_=True),

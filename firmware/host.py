@@ -46,6 +46,8 @@ __all__ = ["Device", "DeviceInfo", "RunResult"]
 
 @dataclass(frozen=True)
 class DeviceInfo:
+    """The INFO response (:data:`~rtrledit.boards.protocol.INFO_FIELDS`)."""
+
     version: int
     sample_bytes: int
     result_bytes: int
@@ -108,9 +110,9 @@ class Device:
 
     def info(self) -> DeviceInfo:
         pl = self.request(Cmd.INFO)
-        if len(pl) != 5:
-            raise FrameError(f"INFO answered with {len(pl)} bytes, expected 5")
-        return DeviceInfo(*pl)
+        if len(pl) != len(P.INFO_FIELDS):
+            raise FrameError(f"INFO answered with {len(pl)} bytes, expected {len(P.INFO_FIELDS)}")
+        return DeviceInfo(**dict(zip(P.INFO_FIELDS, pl)))
 
     def _addr(self, reg) -> int:
         return self.regmap[reg].addr if isinstance(reg, str) else int(reg)

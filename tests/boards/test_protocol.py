@@ -82,3 +82,4 @@ def test_spec_is_json():
     assert d["crc"]["check_123456789"] == 0x29B1
     assert d["commands"]["PUSH"] == P.Cmd.PUSH and d["status"]["BAD_CRC"] == P.Status.BAD_CRC
     assert d["layout"]["sample_bytes"] == 10
+    assert P.info_payload(lay) == bytes([1, 10, 4, 32, 255]) and len(P.INFO_FIELDS) == 5

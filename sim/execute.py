@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..hdl.regmap import ID_MAGIC, pack, unpack
+from ..hdl.regmap import ID_MAGIC, RegisterMap, pack, unpack
 from .job import Job
 from .scoreboard import Mismatch, Scoreboard
 
@@ -21,7 +21,7 @@ __all__ = ["Driver", "execute", "check_bus_errors"]
 
 
 class Driver(Protocol):
-    regmap: object
+    regmap: RegisterMap
 
     async def start(self) -> None: ...
     def cycle(self) -> int: ...

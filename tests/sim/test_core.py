@@ -164,5 +164,5 @@ def test_core_with_spram_clears_s_after_reset(seed, approx):
 
 
 def test_core_with_spram_on_icarus(tmp_path):
-    job = _job(3, ICARUS_CYCLES, "exact")
-    check(job, simulate(job, "icarus", build_root=tmp_path / "sim"), 3)
+    job = _job(27, ICARUS_CYCLES, "exact")          # n = 4, 4 lanes, with stalls
+    check(job, simulate(job, "icarus", build_root=tmp_path / "sim"), 27)

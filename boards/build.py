@@ -20,11 +20,12 @@ from pathlib import Path
 
 import platformdirs
 
+from ..hdl.memory import YOSYS_SCRIPT
 from ..model.config import Config
 from ..toolchain import openfpgaloader_path, require
 from .targets import Board, board, check_fit, cycles_per_step
 
-__all__ = ["BuildError", "build", "toolchain_env", "parse_nextpnr_report", "parse_yosys_stat",
+__all__ = ["BuildError", "build", "toolchain_env", "script_after_read", "parse_nextpnr_report", "parse_yosys_stat",
            "check_report", "yowasp_cache_dir"]
 
 NEXTPNR_SEED = 1
@@ -65,6 +66,15 @@ def toolchain_env(family: str) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- parsing
+def script_after_read(family: str) -> str:
+    """Yosys commands run on the design before synthesis: the core's read/write
+    collisions are don't-care (:data:`~rtrledit.hdl.memory.YOSYS_SCRIPT`); on iCE40 the
+    S banks marked ``ram_style = "huge"`` lose their (all-zero) initial content, which
+    Yosys cannot give an SPRAM (the core clears S after reset instead)."""
+    spram = "delete t:$meminit_v2 r:MEMID=*spram* %i; " if family == "ice40" else ""
+    return spram + YOSYS_SCRIPT
+
+
 def parse_nextpnr_report(path: Path) -> dict:
     """nextpnr's ``--report`` JSON: {"utilization": {bel: (used, available)}, "fmax":
     {clock: (achieved MHz, constraint MHz)}}."""
@@ -158,12 +168,9 @@ def build(cfg: Config, lanes: int, board_name: str, out_dir: Path, freq_mhz: flo
     env = toolchain_env(brd.family)
     name = "top"
     opts = {"nextpnr_opts": f"--seed {seed} --report {name}.report.json --timing-allow-fail"}
+    opts["script_after_read"] = script_after_read(brd.family)
     if brd.family == "ice40":
-        # DSPs for the multipliers; SPRAM for the S banks marked ram_style = "huge", whose
-        # (all-zero) initial content Yosys cannot give an SPRAM: drop it (the core clears
-        # S after reset instead)
-        opts["synth_opts"] = "-dsp -spram"
-        opts["script_after_read"] = "delete t:$meminit_v2 r:MEMID=*spram* %i"
+        opts["synth_opts"] = "-dsp -spram"        # DSPs for the multipliers, SPRAM
     plat = brd.platform_class()()
     t0 = time.monotonic()
     saved = {k: os.environ.get(k) for k in env}

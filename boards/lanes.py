@@ -30,6 +30,7 @@ from pathlib import Path
 from ..hdl.core import max_lanes
 from ..model.config import Config
 from ..toolchain import require
+from .build import script_after_read
 from .targets import Board, check_fit
 
 __all__ = ["LUT_FILL", "LaneChoice", "synth_cells", "auto_lanes"]
@@ -56,9 +57,10 @@ def synth_cells(cfg: Config, lanes: int, family: str) -> dict[str, int]:
     top = BoardTop(cfg, lanes, freq_hz=12e6, target=family)
     ports = [top.rx, top.tx, top.led_alive, top.led_learn, top.led_sat]
     if family == "ice40":
-        script, dsp = "delete t:$meminit_v2 r:MEMID=*spram* %i; synth_ice40 -dsp -spram -top top", "SB_MAC16"
+        script, dsp = "synth_ice40 -dsp -spram -top top", "SB_MAC16"
     else:
         script, dsp = "synth_ecp5 -top top", "MULT18X18D"
+    script = f"{script_after_read(family)}; {script}"
     tool, args, cell = _PACK[family]
     yosys, pnr = require("yosys"), require(tool)
     with tempfile.TemporaryDirectory() as tmp:       # YoWASP sees the working folder only

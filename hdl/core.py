@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..model.config import SAT_NAMES, Config
 from .forward import ForwardUnit, forward_cycles
+from .memory import ports, ram
 from .regmap import ADDR_WIDTH, CTRL, ID_MAGIC, register_map, s_index_bits, window_bits
 from .satcount import SaturationCounters
 from .snap1 import Snap1Engine, snap1_cycles
@@ -145,22 +145,16 @@ class Core(wiring.Component):
         md.submodules.forward, md.submodules.engine, md.submodules.update = fw, eng, upd
 
         # ------------------------------------------------------------ memories
-        def mem(name, shape, depth):
-            # at least 2 words: a 1-word memory has a 0-bit address, [-1:0] in Verilog
-            mm = Memory(shape=shape, depth=max(depth, 2), init=[])
+        def mem(name, shape, depth, huge=False):
+            mm = ram(shape, depth, huge)
             md.submodules[name] = mm
-            return mm, mm.read_port(), mm.write_port()
+            return (mm, *ports(md, mm))
         wm, w_rd, w_wr = mem("wmem", signed(fm.P.w), n * n)
         um, u_rd, u_wr = mem("umem", signed(fm.P.w), n * (m + 1))
         vm, v_rd, v_wr = mem("vmem", signed(fm.O.w), p * n)
         cm, c_rd, c_wr = mem("cmem", signed(fm.O.w), p)
-        if self.g_spram:
-            gm = Memory(shape=signed(upd.g_width), depth=n * q, init=[],
-                        attrs={"ram_style": "huge"})
-            md.submodules.gspram = gm
-            g_rd, g_wr = gm.read_port(), gm.write_port()
-        else:
-            gm, g_rd, g_wr = mem("gmem", signed(upd.g_width), n * q)
+        gm, g_rd, g_wr = mem("gspram" if self.g_spram else "gmem", signed(upd.g_width), n * q,
+                             huge=self.g_spram)
 
         # ------------------------------------------------------------ registers
         learn = Signal(init=1)

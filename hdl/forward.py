@@ -12,6 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..model.config import SAT_NAMES, Config
 from ..model.fixed import tanh_table
+from .memory import ports, ram
 from .requant import Requantiser
 
 __all__ = ["ForwardUnit", "forward_cycles", "bits", "SAT_INDEX"]
@@ -110,17 +111,14 @@ class ForwardUnit(wiring.Component):
         md = Module()
 
         # ---- memories owned by the unit
-        nd = max(n, 2)       # no 1-word memories: they have 0-bit addresses in Verilog
-        zmem = Memory(shape=signed(fm.H.w), depth=q, init=[])
-        hmem = Memory(shape=signed(fm.H.w), depth=nd, init=[])
-        dmem = Memory(shape=signed(fm.F.w), depth=nd, init=[])
-        cmem = Memory(shape=signed(fm.C.w), depth=nd, init=[])
+        zmem, hmem = ram(signed(fm.H.w), q), ram(signed(fm.H.w), n)
+        dmem, cmem = ram(signed(fm.F.w), n), ram(signed(fm.C.w), n)
         md.submodules.zmem, md.submodules.hmem = zmem, hmem
         md.submodules.dmem, md.submodules.cmem = dmem, cmem
-        z_rd, z_wr = zmem.read_port(), zmem.write_port()
-        h_rd, h_wr = hmem.read_port(), hmem.write_port()
-        d_rd, d_wr = dmem.read_port(), dmem.write_port()
-        c_rd, c_wr = cmem.read_port(), cmem.write_port()
+        z_rd, z_wr = ports(md, zmem)
+        h_rd, h_wr = ports(md, hmem)
+        d_rd, d_wr = ports(md, dmem)
+        c_rd, c_wr = ports(md, cmem)
         md.d.comb += [self.z_data.eq(z_rd.data), self.h_data.eq(h_rd.data),
                       self.dphi_data.eq(d_rd.data), self.chat_data.eq(c_rd.data),
                       d_rd.addr.eq(self.dphi_addr), c_rd.addr.eq(self.chat_addr)]

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..model.config import Config
+from .memory import ports, ram
 from .requant import Requantiser
 
 __all__ = ["Lane", "token_layout", "chain_layout", "multiplier_width"]
@@ -162,11 +162,10 @@ class Lane(wiring.Component):
         ti, to = self.tok_i, self.tok_o
         m.d.sync += to.eq(ti)                                   # the systolic register
 
-        buf = Memory(shape=signed(wS), depth=2 * n, init=[])
-        zm = Memory(shape=signed(fm.H.w), depth=q, init=[])
+        buf, zm = ram(signed(wS), 2 * n), ram(signed(fm.H.w), q)
         m.submodules.buf, m.submodules.z = buf, zm
-        buf_rd, buf_wr = buf.read_port(), buf.write_port()
-        zm_rd, zm_wr = zm.read_port(), zm.write_port()
+        buf_rd, buf_wr = ports(m, buf)
+        zm_rd, zm_wr = ports(m, zm)
 
         # ---- the slow chain: this round's column (i, j), loaded once per round
         ci = Signal(chain_layout(cfg, self.lanes)["i"].shape, name="col_i")

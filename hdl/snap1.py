@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 
 from ..model.config import Config
+from .memory import ports, ram
 from .requant import Requantiser
 from .sweep import engine_signature
 
@@ -71,8 +71,7 @@ class Snap1Engine(wiring.Component):
         #: single-port S (SPRAM on iCE40)
         self.spram = snap1_spram(cfg, target) if spram is None else bool(spram)
         #: the S memory (s[i, j] at i·q + j)
-        self.smem = Memory(shape=signed(cfg.formats.S.w), depth=cfg.n * cfg.q, init=[],
-                           attrs={"ram_style": "huge"} if self.spram else None)
+        self.smem = ram(signed(cfg.formats.S.w), cfg.n * cfg.q, huge=self.spram)
         self.cycles = snap1_cycles(cfg, self.spram)
         #: hardware multipliers (DSP blocks): W[i,i]·s, φ'·s1, ĉ·s
         self.multipliers = 3
@@ -87,7 +86,7 @@ class Snap1Engine(wiring.Component):
         md = Module()
         smem = self.smem
         md.submodules["spram" if self.spram else "smem"] = smem
-        s_rd, s_wr = smem.read_port(), smem.write_port()
+        s_rd, s_wr = ports(md, smem)
         rq1 = Requantiser(cfg.acc_widths["u"], fm.P.f, fm.S.w, r, wrap)
         rq2 = Requantiser(fm.S.w + fm.F.w, fm.F.f, fm.S.w, r, wrap)
         md.submodules.rq1, md.submodules.rq2 = rq1, rq2

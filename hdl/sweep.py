@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..model.config import Config
 from .lane import Lane, chain_layout, token_layout
+from .memory import ports, ram
 
 __all__ = ["SweepEngine", "engine_signature", "MULTIPLIER_WIDTH", "schedule"]
 
@@ -277,9 +277,7 @@ class SweepEngine(wiring.Component):
         #: single-port S banks (SPRAM on iCE40), see the ``spram`` parameter
         self.spram = bool(spram)
         #: the S bank of each lane (column c = p + L·t of S at words n·t .. n·t + n - 1)
-        self.banks = [Memory(shape=signed(fm.S.w), depth=max(self.bank_depth, 2), init=[],
-                             attrs={"ram_style": "huge"} if self.spram else None)
-                      for _ in range(L)]
+        self.banks = [ram(signed(fm.S.w), self.bank_depth, huge=self.spram) for _ in range(L)]
         self.token_layout = token_layout(cfg)
         #: lanes whose column can lie past n·q in the last round
         self.first_idle = nq - L * (self.T - 1)
@@ -435,7 +433,7 @@ class SweepEngine(wiring.Component):
 
             bank = self.banks[p]
             m.submodules[f"spram{p}" if self.spram else f"bank{p}"] = bank
-            bank_rd, bank_wr = bank.read_port(), bank.write_port()
+            bank_rd, bank_wr = ports(m, bank)
             m.d.comb += lane.ld_data.eq(bank_rd.data)
             with m.If(busy):
                 m.d.comb += [bank_wr.addr.eq(lane.wb_addr), bank_wr.data.eq(lane.wb_data),

@@ -1,0 +1,91 @@
+"""The gateware's read/write memories, and the rule that a read colliding with a write is
+don't-care.
+
+Every RAM of the core (parameters, G, the forward unit's vectors, the lanes' buffers,
+the S banks) is made by :func:`ram` and used through :func:`ports`: one synchronous read
+port (address in cycle t, data in t + 1) and one write port. Amaranth gives such a read
+port read-first behaviour (a write to the read address in the same cycle returns the
+old word). The iCE40 and ECP5 block RAMs leave that collision undefined, so Yosys
+emulates read-first with a bypass register and comparator per port, which cost 522 of
+the 4,498 logic cells of the UP5K exact n = 16 build (measured with ``synth_ice40`` and
+nextpnr's packer). No unit of the core uses the data of a read that collided with a
+write, so the memories carry the attribute :data:`NO_RW_COLLISION` and builds tell Yosys
+that the collision is don't-care (:data:`YOSYS_SCRIPT`).
+
+The rule is checked, not assumed: inside :func:`poisoned_collisions`, :func:`ports`
+inverts the read data in the cycle after every collision, so a simulation of the core
+that stays bit-exact with the model under poison uses no collided read
+(``tests/hdl/test_memory.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from amaranth.hdl import Module, Mux, Shape, ShapeLike, Signal, Value
+from amaranth.lib.memory import Memory, WritePort
+
+__all__ = ["NO_RW_COLLISION", "YOSYS_SCRIPT", "ReadView", "ram", "ports", "poisoned_collisions"]
+
+#: Attribute of the memories whose read/write collisions are don't-care.
+NO_RW_COLLISION = "rtrledit_no_rw_collision"
+
+#: Yosys commands (after reading the design) that mark the read port of every memory
+#: with :data:`NO_RW_COLLISION` as "undefined on collision" (one read and one write port,
+#: so the mask is one bit).
+YOSYS_SCRIPT = ("proc; memory_collect; "
+                f"setparam -set RD_COLLISION_X_MASK 1'1 t:$mem_v2 a:{NO_RW_COLLISION} %i")
+
+#: the collision flags of the memories elaborated under poison (None: no poison)
+_POISON: contextvars.ContextVar[list[Signal] | None] = contextvars.ContextVar("rtrledit_poison",
+                                                                            default=None)
+
+
+def ram(shape: ShapeLike, depth: int, huge: bool = False) -> Memory:
+    """A RAM of ``depth`` words (at least 2: a 1-word memory has a 0-bit address, ``[-1:0]``
+    in Verilog), no initial contents, with :data:`NO_RW_COLLISION`. ``huge``: single-port
+    SPRAM on iCE40 (``ram_style = "huge"``; the owner never reads and writes it in one cycle)."""
+    attrs = {NO_RW_COLLISION: 1, **({"ram_style": "huge"} if huge else {})}
+    return Memory(shape=Shape.cast(shape), depth=max(depth, 2), init=[], attrs=attrs)
+
+
+@dataclass(frozen=True)
+class ReadView:
+    """A read port as the owner sees it: drive ``addr`` (and ``en``, 1 by default) in
+    cycle t, read ``data`` in t + 1."""
+
+    addr: Value
+    en: Value
+    data: Value
+
+
+def ports(md: Module, mem: Memory) -> tuple[ReadView, WritePort]:
+    """The one read port and the one write port of ``mem`` (call once per memory). Inside
+    :func:`poisoned_collisions` the read data is inverted in the cycle after the read
+    address was written."""
+    rd, wr = mem.read_port(), mem.write_port()
+    flags = _POISON.get()
+    if flags is None:
+        return ReadView(rd.addr, rd.en, rd.data), wr
+    hit = Signal(name="collided")
+    flags.append(hit)
+    data = Signal.like(rd.data, name="poisoned_data")
+    md.d.sync += hit.eq(rd.en & wr.en.any() & (rd.addr == wr.addr))
+    md.d.comb += data.eq(Mux(hit, ~rd.data, rd.data))
+    return ReadView(rd.addr, rd.en, data), wr
+
+
+@contextlib.contextmanager
+def poisoned_collisions() -> Iterator[list[Signal]]:
+    """Designs elaborated inside (for simulation) return inverted data from every read
+    that collided with a write to the same address. Yields the list of the memories'
+    collision flags (each high in the cycle its read data is poisoned), filled as the
+    designs are elaborated."""
+    token = _POISON.set([])
+    try:
+        yield _POISON.get()
+    finally:
+        _POISON.reset(token)

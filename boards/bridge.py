@@ -122,6 +122,11 @@ class Bridge(wiring.Component):
             m.d.sync += inflight.eq(0)
         with m.If(self.result.valid & self.result.ready & (res.flags != 0)):
             m.d.sync += self.sat_seen.eq(1)
+        # results READ_OUT may return: min(FIFO level, max_out), registered (the level's
+        # adder and compare were the critical path); one cycle old it is never more than
+        # the FIFO holds, since only READ_OUT takes from it
+        held = Signal(8)
+        m.d.sync += held.eq(Mux(fifo.level > lay.max_out, lay.max_out, fifo.level))
         learning = Signal(init=1)                  # the core resets with CTRL.LEARN = 1
         m.d.comb += self.learning.eq(learning)
 
@@ -323,9 +328,7 @@ class Bridge(wiring.Component):
                                 reload(m, SB)
                     with m.Case(Cmd.READ_OUT):
                         want = field(1, 0, 8)
-                        lvl = Signal(8)
-                        m.d.comb += lvl.eq(Mux(fifo.level > lay.max_out, lay.max_out, fifo.level))
-                        n = Mux(want < lvl, want, lvl)
+                        n = Mux(want < held, want, held)
                         m.d.sync += [nout.eq(n), words.eq(n)]
                         m.next = "OUT_LEN"
             with m.State("OUT_LEN"):

@@ -5,20 +5,21 @@ See :class:`Core`.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..model.config import SAT_NAMES, Config
 from .forward import ForwardUnit, forward_cycles
 from .memory import ports, ram
-from .regmap import ADDR_WIDTH, CTRL, ID_MAGIC, register_map, s_index_bits, window_bits
+from .regmap import ADDR_WIDTH, CTRL, DATA_WIDTH, Register, register_map, s_index_bits, window_bits
 from .satcount import SaturationCounters
 from .snap1 import Snap1Engine, snap1_cycles
 from .sweep import SweepEngine, schedule
 from .update import UpdateUnit, update_cycles
 
-__all__ = ["Core", "cycles_per_step", "step_period", "HANDOVER", "max_lanes", "BusSignature", "sample_layout", "result_layout"]
+__all__ = ["Core", "cycles_per_step", "step_period", "HANDOVER", "max_lanes", "field_word", "BusSignature",
+           "sample_layout", "result_layout"]
 
 #: The register bus, from the host's side: a strobe starts an access; ``ack`` answers it
 #: exactly one cycle later (reads: ``r_data`` valid with ``ack``). One access at a time:
@@ -65,6 +66,18 @@ def step_period(cfg: Config, lanes: int, learn: bool = True, spram: bool = False
     """Clock cycles from one sample's acceptance to the next with the input stream always
     full and results always taken: the throughput of the core, one step per period."""
     return cycles_per_step(cfg, lanes, learn, True, spram) + HANDOVER
+
+
+def field_word(reg: Register, **values: Value) -> Value:
+    """The gateware twin of :meth:`Register.pack <rtrledit.hdl.regmap.Register.pack>`: a
+    ``DATA_WIDTH``-bit word of ``reg`` with each value (by lower-case field name) at its
+    field's bits, truncated to the field's width; other bits 0."""
+    placed = sorted(((reg.fields[k.upper()], v) for k, v in values.items()), key=lambda t: t[0].lsb)
+    parts, pos = [], 0
+    for f, v in placed:
+        parts += [Const(0, f.lsb - pos), v[:f.width]]
+        pos = f.lsb + f.width
+    return Cat(*parts, Const(0, DATA_WIDTH - pos))
 
 
 def max_lanes(cfg: Config) -> int:
@@ -290,14 +303,12 @@ class Core(wiring.Component):
         regs = {r.name: r for r in rm.registers}
         is_reg = {name: bus.addr == r.addr for name, r in regs.items()}
         ro_value = {
-            "ID": Const(ID_MAGIC, 32),
-            "SHAPE": Const(n | (m << 8) | (p << 16) | ((cfg.activation == "tanh") << 20) |
-                           ((cfg.approx == "snap1") << 21), 32),
-            "LANES": Const(self.lanes, 32), "ERR_ADDR": err_addr,
-            "STATUS": Cat(~idle, err),
+            **{r.name: Const(r.value, DATA_WIDTH) for r in rm.registers if r.value is not None},
+            "ERR_ADDR": err_addr, "STATUS": field_word(regs["STATUS"], busy=~idle, err=err),
         }
         counted = {"STEPS": STEPS, **{f"SAT_{s.upper()}": i for i, s in enumerate(SAT_NAMES)}}
-        rw_value = {"CTRL": Cat(learn, track), "ETA": Cat(eta, Const(0, 3), eta_o),
+        rw_value = {"CTRL": field_word(regs["CTRL"], learn=learn, track=track),
+                    "ETA": field_word(regs["ETA"], eta=eta, eta_o=eta_o),
                     "LFSR": upd.lfsr}
         # reads of registers: latch the value now, present it with ack
         reg_read = Signal(32)
@@ -338,20 +349,22 @@ class Core(wiring.Component):
         # CTRL's LEARN/TRACK may change at any time (each step latches them); the reset
         # pulses, ETA and LFSR only between steps.
         writable = is_reg["CTRL"] | ((is_reg["ETA"] | is_reg["LFSR"]) & host_ok)
-        pulse = bus.w_data[CTRL["RESET_STATE"][0]] | bus.w_data[CTRL["RESET_SENS"][0]]
+        wf = {name: bus.w_data[f.bits] for name, f in CTRL.items()}       # written CTRL fields
+        pulse = wf["RESET_STATE"] | wf["RESET_SENS"]
         with md.If(bus.w_stb):
             with md.If(writable & ~(is_reg["CTRL"] & pulse & ~host_ok)):
                 with md.If(is_reg["CTRL"]):
-                    md.d.sync += [learn.eq(bus.w_data[CTRL["LEARN"][0]]),
-                                  track.eq(bus.w_data[CTRL["TRACK"][0]])]
-                    with md.If(bus.w_data[CTRL["CLEAR_ERR"][0]]):
+                    md.d.sync += [learn.eq(wf["LEARN"]), track.eq(wf["TRACK"])]
+                    with md.If(wf["CLEAR_ERR"]):
                         md.d.sync += err.eq(0)
-                    with md.If(bus.w_data[CTRL["CLEAR_SAT"][0]]):
+                    with md.If(wf["CLEAR_SAT"]):
                         md.d.comb += counters.clear.eq((1 << STEPS) - 1)   # not STEPS
                     md.d.comb += [reset_req.eq(pulse),
-                                  reset_state.eq(bus.w_data[CTRL["RESET_STATE"][0]])]
+                                  reset_state.eq(wf["RESET_STATE"])]
                 with md.If(is_reg["ETA"]):
-                    md.d.sync += [eta.eq(bus.w_data[0:5]), eta_o.eq(bus.w_data[8:13])]
+                    ef = regs["ETA"].fields
+                    md.d.sync += [eta.eq(bus.w_data[ef["ETA"].bits]),
+                                  eta_o.eq(bus.w_data[ef["ETA_O"].bits])]
                 with md.If(is_reg["LFSR"] & (bus.w_data != 0)):
                     md.d.comb += upd.lfsr_load.eq(1)
             with md.Elif(any_window & host_ok):

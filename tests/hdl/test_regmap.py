@@ -1,11 +1,14 @@
 """The register map's layout, and the core's decoding of it, word by word."""
 
+import random
+
 import numpy as np
 import pytest
+from amaranth.hdl import Const, Module
 from amaranth.sim import Simulator
 
-from rtrledit.hdl.core import Core
-from rtrledit.hdl.regmap import ADDR_WIDTH, pack, register_map, unpack, window_bits
+from rtrledit.hdl.core import Core, field_word
+from rtrledit.hdl.regmap import ADDR_WIDTH, REGISTERS, pack, register_map, unpack, window_bits
 from rtrledit.model import Config
 from rtrledit.sim.amaranth_tb import AmaranthDriver
 from rtrledit.sim.codec import to_signed
@@ -124,3 +127,22 @@ def test_the_core_reads_the_constants_of_its_map(n, m, p, approx, lanes):
     sim.run()
     assert got == {name: rm[name].value for name in got}
     assert got["ID"] == 0x5254524C and unpack("SHAPE", got["SHAPE"])["n"] == n
+
+
+@pytest.mark.parametrize("name", ["CTRL", "ETA", "STATUS", "SHAPE"])
+def test_gateware_words_match_pack(name):
+    """hdl.core.field_word (the register file's words) places every field where
+    Register.pack does, for random field values."""
+    reg = next(r for r in REGISTERS if r.name == name)
+    rng = random.Random(name)
+    for _ in range(20):
+        vals = {k.lower(): rng.randint(0, f.max) for k, f in reg.fields.items()}
+        word = field_word(reg, **{k: Const(v, reg.fields[k.upper()].width) for k, v in vals.items()})
+        got = {}
+
+        async def bench(ctx):
+            got["w"] = ctx.get(word)
+        sim = Simulator(Module())
+        sim.add_testbench(bench)
+        sim.run()
+        assert got["w"] == reg.pack(**vals), (vals, hex(got["w"]))

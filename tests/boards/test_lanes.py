@@ -43,7 +43,7 @@ def test_the_search_finds_what_a_scan_finds(monkeypatch, base, per, bend):
     monkeypatch.setattr(lanes_mod, "synth_cells", fake)
     cfg = Config(hidden=3, inputs=1)
     brd = _board(5280)
-    cap = int(LUT_FILL * 5280)
+    cap = int(LUT_FILL['ice40'] * 5280)
     want = max(L for L in range(1, max_lanes(cfg) + 1)
                if _fits(cfg, L, brd) and fake(cfg, L, "ice40")["lut"] <= cap)
     want_luts = fake(cfg, want, "ice40")["lut"]
@@ -74,9 +74,9 @@ def test_multipliers_bind_when_logic_is_plenty():
 @pytest.mark.slow
 def test_logic_binds_on_a_smaller_device():
     one, two = (synth_cells(CFG, L, "ice40")["lut"] for L in (1, 2))
-    lut = int((two + 0.5 * (two - one)) / LUT_FILL) + 1      # room for about 2.5 lanes
+    lut = int((two + 0.5 * (two - one)) / LUT_FILL['ice40']) + 1      # room for about 2.5 lanes
     choice = auto_lanes(CFG, _board(lut))
-    cap = int(LUT_FILL * lut)
+    cap = int(LUT_FILL['ice40'] * lut)
     assert choice.lanes == 2 and choice.luts == two <= cap
     assert synth_cells(CFG, 3, "ice40")["lut"] > cap
     assert "logic cells" in choice.reason
@@ -89,7 +89,7 @@ def test_cli_lanes_auto(monkeypatch, capsys):
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     out = json.loads(cap.out)                  # stdout stays one JSON object
-    assert out["lanes"] == 4                   # 3000 + 400·4 <= 4752 < 3000 + 400·5
+    assert out["lanes"] == 4                   # 3000 + 400·4 <= 0.93·5280 < 3000 + 400·5
     assert cap.err.startswith("--lanes auto for icebreaker: 4 lanes ")
 
 
@@ -115,3 +115,12 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_the_fill_is_the_family_s(monkeypatch):
+    """The ECP5 gets its own (lower, routing-bound) share of the LUTs."""
+    monkeypatch.setattr(lanes_mod, "synth_cells", lambda c, L, f: {"lut": 2000 * L, "dsp": 0})
+    ecp5 = BOARDS["ulx3s-85f"]
+    choice = auto_lanes(Config(hidden=8, inputs=4), ecp5)
+    assert choice.lanes == int(LUT_FILL["ecp5"] * ecp5.resources["lut"]) // 2000
+    assert f"{LUT_FILL['ecp5']:.0%}" in choice.reason

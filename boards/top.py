@@ -8,6 +8,8 @@ domain and exposes ``rx``/``tx`` (UART pins) and ``led_alive``, ``led_learn``,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.cdc import ResetSynchronizer
@@ -16,8 +18,11 @@ from ..hdl.core import Core
 from ..model.config import Config
 from .bridge import Bridge
 from .protocol import TIMEOUT_BYTES
-from .targets import Board, ecp5_pll, ice40_pll
+from .pll import ecp5_pll, ice40_pll
 from .uart import UARTRx, UARTTx, divisor_for
+
+if TYPE_CHECKING:                       # targets imports this module (the estimate elaborates it)
+    from .targets import Board
 
 __all__ = ["BoardTop"]
 

@@ -7,7 +7,8 @@ from amaranth.sim import Simulator
 
 from rtrledit.boards.build import (BuildError, check_report, parse_nextpnr_report,
                                    parse_yosys_stat, summarise)
-from rtrledit.boards.targets import BOARDS, board, check_fit, ecp5_pll, estimate, ice40_pll
+from rtrledit.boards.pll import ecp5_pll, ice40_pll
+from rtrledit.boards.targets import BOARDS, board, check_fit, estimate
 from rtrledit.boards.uart import UARTRx, UARTTx, divisor_for
 from rtrledit.model.config import Config
 

@@ -2,7 +2,7 @@
 between them (rtrledit.model.calibrate) is cached and can be overridden.
 
 The int64-loop path is checked against exact rational arithmetic (tests/exact.py) in
-tests/test_fixed.py and here at a larger n; the float64 path (BLAS product, float64
+tests/model/test_fixed.py and here at a larger n; the float64 path (BLAS product, float64
 requantisation, S kept as float64 between steps) is checked against it word for word.
 """
 
@@ -17,7 +17,7 @@ from rtrledit.model import SAT_NAMES, Config, FixedRTRL, Formats, QFormat, calib
 from rtrledit.model.fixed import float_exact, kernel_constants, tanh_table
 
 from tests.exact import reference_run
-from tests.test_fixed import model_S_as_dict, random_config, random_ints
+from tests.model.test_fixed import model_S_as_dict, random_config, random_ints
 
 
 def sized_config(rng: np.random.Generator, n: int) -> Config:
@@ -104,7 +104,7 @@ def test_the_random_configs_exercise_the_float_path_fully():
 @pytest.mark.parametrize("activation", ["hardtanh", "tanh"])
 def test_float_path_equals_exact_arithmetic_at_n_10(activation):
     """The float64 path against the rational-arithmetic reference, at a size above the
-    ones tests/test_fixed.py uses, with saturation and stochastic updates."""
+    ones tests/model/test_fixed.py uses, with saturation and stochastic updates."""
     rng = np.random.default_rng(5 if activation == "tanh" else 6)
     cfg = Config(hidden=10, inputs=2, outputs=2, activation=activation, r_upd="stochastic",
                  r_sens="half_even", eta=3, formats=Formats.uniform(12))

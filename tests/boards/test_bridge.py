@@ -202,7 +202,7 @@ def test_every_length_of_every_command_is_checked_as_the_protocol_says(cfg, cmds
     """OK/FULL or BAD_LEN for each command at each LEN 0..255 (payload bytes 0x01: READ_WIN
     asks one word, READ_OUT one result), against :func:`protocol.valid_length`; PUSH with
     samples of 6 bytes (checked by the sample counter) and of 4 (a power of two)."""
-    bridge = Bridge(cfg, 1, timeout=TIMEOUT)
+    bridge = Bridge(cfg, timeout=TIMEOUT)
     assert bridge.layout.sample_bytes == (6 if cfg is CFG else 4)
     cases = [(cmd, n) for cmd in cmds for n in range(256)]
     dut = _LengthBench(bridge, [P.encode_request(cmd, bytes([1]) * n) for cmd, n in cases])

@@ -11,7 +11,7 @@ from rtrledit.boards import protocol as P
 from rtrledit.boards.hostsim import Host, UartLink
 from rtrledit.boards.targets import cycles_per_step
 from rtrledit.boards.top import BoardTop
-from rtrledit.hdl.regmap import ID_MAGIC, register_map
+from rtrledit.hdl.regmap import ID_MAGIC, pack, register_map
 from rtrledit.model.config import Config
 from rtrledit.model.explore import hardware_cost
 from rtrledit.sim.job import Stalls
@@ -48,7 +48,7 @@ def _learning_run(cfg, lanes, T, batch, eta=None, gain=0, stalls=None, link=None
             stalls.apply(host.link)
         await load_params(ctx, host, rm, cfg, theta, V, c)
         if eta is not None:
-            await host.write_reg(ctx, rm["ETA"].addr, eta[0] | (eta[1] << 8))
+            await host.write_reg(ctx, rm["ETA"].addr, pack("ETA", eta=eta[0], eta_o=eta[1]))
             sb.set_learning_rates(*eta)
         got = 0
         for t0 in range(0, T, batch):

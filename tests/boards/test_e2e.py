@@ -80,7 +80,7 @@ def test_learning_run_exact_bit_exact():
 
 def test_learning_run_snap1_bit_exact():
     cfg = Config(hidden=4, inputs=2, approx="snap1", eta=3, eta_o=4)
-    sb = _learning_run(cfg, lanes=1, T=200, batch=16, gain=3)
+    sb = _learning_run(cfg, lanes=1, T=200, batch=16, gain=3, eta=(2, 5))   # rates over the link
     assert sb.results == 200 and sb.model.sat.sum() > 0
     assert sb.ok, "\n".join(map(str, sb.mismatches[:10]))
 

@@ -39,9 +39,10 @@ __all__ = ["LUT_FILL", "LaneChoice", "synth_cells", "auto_lanes"]
 #: be expected to place and route, by family, from real builds (docs/boards.md): on the
 #: UP5K builds at 92.5 % and 92.9 % of the LCs routed and met timing, above ~95 % they
 #: fail to place; on the LFE5U-85F exact n = 16 with 32 lanes (24 % of the LUTs) routed in
-#: 13 minutes, n = 32 with 48 lanes (48 %) stalled at ~104,000 unrouted arcs (the lanes'
-#: G and S read-back funnel into one port: a routing limit, not a cell count).
-LUT_FILL = {"ice40": 0.93, "ecp5": 0.30}
+#: 13 minutes, with 38 lanes (29 %) the router was still at ~19,000 of 107,000 arcs after
+#: 15 minutes and slowing, n = 32 with 48 lanes (48 %) stalled at ~104,000 unrouted arcs
+#: (the lanes' G and S read-back funnel into one port: a routing limit, not a cell count).
+LUT_FILL = {"ice40": 0.93, "ecp5": 0.25}
 
 
 #: nextpnr's packer per family: the arguments, and the cell its utilisation counts logic in.

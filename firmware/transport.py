@@ -14,6 +14,7 @@ fewer only when ``timeout`` seconds passed), ``flush_input()``, ``close()`` and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 __all__ = ["Transport", "FdTransport", "SimTransport", "SerialTransport", "open_transport"]
 
@@ -164,15 +166,27 @@ class SerialTransport(Transport):
         self.default_timeout = 1.0 + 3000 * 10 / baud   # a frame both ways, with headroom
 
     def write(self, data: bytes) -> None:
-        self.ser.write(bytes(data))
-        self.ser.flush()
+        with self._gone():
+            self.ser.write(bytes(data))
+            self.ser.flush()
 
     def read(self, n: int, timeout: float) -> bytes:
-        self.ser.timeout = timeout
-        return bytes(self.ser.read(n))
+        with self._gone():
+            self.ser.timeout = timeout
+            return bytes(self.ser.read(n))
 
     def flush_input(self) -> None:
-        self.ser.reset_input_buffer()
+        with self._gone():
+            self.ser.reset_input_buffer()
+
+    @contextlib.contextmanager
+    def _gone(self) -> Iterator[None]:
+        """A port that went away (unplugged, its pty closed) is a ConnectionError, which
+        ``rtrledit run`` reports in one line (pyserial raises SerialException, an OSError)."""
+        try:
+            yield
+        except OSError as e:
+            raise ConnectionError(f"the serial port {self.ser.port} went away ({e})") from None
 
     def close(self) -> None:
         self.ser.close()

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..hdl.regmap import ADDR_WIDTH, DATA_WIDTH
+from ..hdl.regmap import ADDR_WIDTH, DATA_WIDTH, to_signed
 from ..model.config import SAT_NAMES, Config
 
 __all__ = ["SYNC_REQ", "SYNC_RSP", "MAX_PAYLOAD", "Cmd", "Status", "crc16", "crc16_update",
@@ -196,8 +196,7 @@ def _to_bytes(v: int, width: int, nbytes: int) -> bytes:
 
 
 def _from_bytes(b: bytes, width: int) -> int:
-    v = int.from_bytes(b, "little") & ((1 << width) - 1)
-    return v - (1 << width) if v >> (width - 1) else v
+    return to_signed(int.from_bytes(b, "little"), width)
 
 
 # ------------------------------------------------------------------ length rules

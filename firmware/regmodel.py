@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..hdl.regmap import DATA_WIDTH, register_map, s_index_bits, unpack
+from ..hdl.regmap import DATA_WIDTH, register_map, s_index_bits, to_signed, unpack
 from ..model.config import SAT_NAMES, Config
 
 __all__ = ["RegisterModel", "Words", "Span"]
@@ -41,11 +41,6 @@ class Span:
 
     addr: int
     count: int
-
-
-def _signed(word: int) -> int:
-    word = int(word) & _MASK
-    return word - (1 << DATA_WIDTH) if word >> (DATA_WIDTH - 1) else word
 
 
 class RegisterModel:
@@ -168,7 +163,7 @@ class RegisterModel:
         n, m, p = cfg.n, cfg.m, cfg.p
 
         def win(shape):
-            return np.array([_signed(v) for v in next(runs)], np.int64).reshape(shape)
+            return np.array([to_signed(v) for v in next(runs)], np.int64).reshape(shape)
 
         W, U = win((n, n)), win((n, m + 1))
         return {"theta": np.concatenate([W, U], axis=1), "V": win((p, n)), "c": win((p,))}
@@ -178,8 +173,8 @@ class RegisterModel:
         steps (unsigned) and sat (the counters, by name)."""
         runs = iter(words)
         st = self._params(runs)
-        st["h"] = np.array([_signed(v) for v in next(runs)], np.int64)
-        S = [_signed(v) for _ in self.s_spans() for v in next(runs)]
+        st["h"] = np.array([to_signed(v) for v in next(runs)], np.int64)
+        S = [to_signed(v) for _ in self.s_spans() for v in next(runs)]
         st["S"] = np.array(S, np.int64).reshape(self.cfg.s_shape)
         st["lfsr"], st["steps"] = (int(next(runs)[0]) & _MASK for _ in range(2))
         st["sat"] = self.decode_sat(next(runs))

@@ -1,4 +1,4 @@
-"""The RTRL learning core: a whole step of DESIGN.md §3.1 behind streams and registers.
+"""The RTRL learning core: a whole step of docs/design.md §3.1 behind streams and registers.
 
 See :class:`Core`.
 """

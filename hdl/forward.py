@@ -1,4 +1,4 @@
-"""The forward pass of one RTRL step (DESIGN.md §3.1 steps 1-6) on one multiplier.
+"""The forward pass of one RTRL step (docs/design.md §3.1 steps 1-6) on one multiplier.
 
 See :class:`ForwardUnit`.
 """

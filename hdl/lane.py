@@ -1,4 +1,4 @@
-"""One lane of the exact-RTRL sweep (DESIGN.md §3.1 step 7): one multiplier, time-shared.
+"""One lane of the exact-RTRL sweep (docs/design.md §3.1 step 7): one multiplier, time-shared.
 
 See :class:`Lane`, :func:`token_layout` and ``docs/hdl.md``.
 """

@@ -1,4 +1,4 @@
-"""The 32-bit Galois LFSR of DESIGN.md §3.1 that drives stochastic rounding."""
+"""The 32-bit Galois LFSR of docs/design.md §3.1 that drives stochastic rounding."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The processing element (PE) of the systolic sensitivity sweep (DESIGN.md §4).
+"""The processing element (PE) of the systolic sensitivity sweep (docs/design.md §4).
 
 A PE is one signed multiply-accumulate on a systolic chain: the streaming operand (an
 element of W, format P) arrives with the tokens that travel with it, is forwarded to the
@@ -36,7 +36,7 @@ class PE(wiring.Component):
       from ``tok_i`` in cycle *c*). The product ``tok_o.w * b`` is registered.
     * cycle *c+2*: if the token was valid, the accumulator takes
       ``(first ? init : acc) + product``: ``init`` (presented in this cycle) is an extra
-      term that starts the sum, e.g. the aligned e_i·z_j term of DESIGN.md §3.1 step 7;
+      term that starts the sum, e.g. the aligned e_i·z_j term of docs/design.md §3.1 step 7;
       pass 0 when there is none.
     * cycle *c+3*: ``acc`` holds the sum and ``done`` is 1 if the token was valid and
       ``last``: then ``acc`` is the finished sum ``init + Σ w·b`` of the row, and it stays

@@ -28,11 +28,19 @@ from ..model.config import SAT_NAMES, Config
 
 __all__ = ["Field", "Register", "Window", "RegisterMap", "REGISTERS", "register_map", "pack",
            "unpack", "window_bits", "s_index_bits", "ID_MAGIC", "ADDR_WIDTH", "DATA_WIDTH",
-           "CTRL", "STATUS"]
+           "CTRL", "STATUS", "to_signed"]
 
 ID_MAGIC = 0x5254524C  # "RTRL"
+
 ADDR_WIDTH = 24
 DATA_WIDTH = 32
+
+
+def to_signed(value: int, width: int = DATA_WIDTH) -> int:
+    """The two's-complement value of the low ``width`` bits of ``value`` (a register word
+    by default)."""
+    value = int(value) & ((1 << width) - 1)
+    return value - (1 << width) if value >> (width - 1) else value
 
 
 class Field(NamedTuple):

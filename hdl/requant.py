@@ -1,4 +1,4 @@
-"""The requantiser RQ of DESIGN.md §3.1 as a combinational Amaranth component.
+"""The requantiser RQ of docs/design.md §3.1 as a combinational Amaranth component.
 
 :class:`Requantiser` is the hardware twin of :func:`rtrledit.model.requant.rq`: for the
 same input, shift, width, rounding mode, overflow behaviour and LFSR output it produces
@@ -18,7 +18,7 @@ __all__ = ["Requantiser", "VariableRequantiser", "ROUNDING_MODES"]
 #: Rounding modes accepted by :class:`Requantiser`, in the order of the model's codes.
 ROUNDING_MODES = ROUNDINGS
 
-#: Width of the LFSR output ``rnd`` (DESIGN.md §3.1: a 32-bit Galois LFSR).
+#: Width of the LFSR output ``rnd`` (docs/design.md §3.1: a 32-bit Galois LFSR).
 RND_WIDTH = 32
 
 
@@ -53,7 +53,7 @@ def _fit(m: Module, q, w: int, wrap: bool, o, clipped) -> None:
 class Requantiser(wiring.Component):
     """Shift right with rounding, then saturate (or wrap) into ``out_width`` signed bits.
 
-    Computes RQ of DESIGN.md §3.1, exactly as :func:`rtrledit.model.requant.rq`
+    Computes RQ of docs/design.md §3.1, exactly as :func:`rtrledit.model.requant.rq`
     ``(i, shift, out_width, ROUNDING_CODE[mode], wrap, rnd)`` does:
 
     * ``shift > 0``: ``q = (i + offset) >>> shift`` (arithmetic, i.e. flooring, shift) with

@@ -1,4 +1,4 @@
-"""The SnAp-1 sensitivity sweep (DESIGN.md §3.1 step 7, ``approx = "snap1"``).
+"""The SnAp-1 sensitivity sweep (docs/design.md §3.1 step 7, ``approx = "snap1"``).
 
 See :class:`Snap1Engine`.
 """

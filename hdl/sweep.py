@@ -1,4 +1,4 @@
-"""The systolic sensitivity sweep: step 7 of DESIGN.md §3.1 (exact RTRL) in hardware.
+"""The systolic sensitivity sweep: step 7 of docs/design.md §3.1 (exact RTRL) in hardware.
 
 See :class:`SweepEngine`, :class:`~rtrledit.hdl.lane.Lane` and ``docs/hdl.md``.
 """
@@ -134,7 +134,7 @@ def engine_signature(cfg: Config, sat_inc_max: int) -> wiring.Signature:
 
 
 class SweepEngine(wiring.Component):
-    """Exact-RTRL sensitivity sweep (DESIGN.md §3.1 step 7) on a chain of ``lanes``
+    """Exact-RTRL sensitivity sweep (docs/design.md §3.1 step 7) on a chain of ``lanes``
     :class:`~rtrledit.hdl.lane.Lane` s, **one multiplier per lane**.
 
     For every column c = i·q + j of S (S viewed as n × n·q)::

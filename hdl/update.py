@@ -1,4 +1,4 @@
-"""The parameter update of one RTRL step (DESIGN.md §3.1 step 8). See :class:`UpdateUnit`."""
+"""The parameter update of one RTRL step (docs/design.md §3.1 step 8). See :class:`UpdateUnit`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Golden models of RTRL (DESIGN.md §2, §3).
+"""Golden models of RTRL (docs/design.md §2, §3).
 
 - :class:`Config` — the single source of truth: sizes, formats, rounding, learning rates;
 - :class:`FloatRTRL` — the float64 reference (exact RTRL and SnAp-1), :func:`bptt_gradient`;

@@ -1,4 +1,4 @@
-"""Backpropagation through time for the network of DESIGN.md §2: the ground truth for RTRL.
+"""Backpropagation through time for the network of docs/design.md §2: the ground truth for RTRL.
 
 With the parameters fixed and h_0 = 0, the sum of the exact RTRL gradients Σ_t g_t over a
 sequence equals the gradient of the sequence loss

@@ -1,12 +1,12 @@
 """The configuration: one validated object that every layer of rtrledit reads.
 
 A :class:`Config` fixes the network (sizes, activation, approximation), the
-fixed-point format of every quantity of DESIGN.md §3.1, the rounding of each
+fixed-point format of every quantity of docs/design.md §3.1, the rounding of each
 stage, the overflow behaviour, the learning-rate shifts and the LFSR seed.
 The integer model, the HDL generators, the testbenches and the register map are
 all derived from it, so model and hardware cannot disagree about a width.
 
-Format letters follow DESIGN.md §3.1: X (x), H (h and z), P (Θ), A (a),
+Format letters follow docs/design.md §3.1: X (x), H (h and z), P (Θ), A (a),
 F (φ'), O (V and c), Y (y, d, e), C (ĉ), S (sensitivities).
 """
 
@@ -89,7 +89,7 @@ def _default_formats() -> dict[str, QFormat]:
 
 @dataclass(frozen=True)
 class Formats:
-    """The Q(w, f) format of every quantity, by the letters of DESIGN.md §3.1."""
+    """The Q(w, f) format of every quantity, by the letters of docs/design.md §3.1."""
 
     X: QFormat = field(default_factory=lambda: _default_formats()["X"])
     H: QFormat = field(default_factory=lambda: _default_formats()["H"])

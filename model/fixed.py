@@ -1,4 +1,4 @@
-"""The bit-exact integer (fixed-point) RTRL model: DESIGN.md §3.1, step by step.
+"""The bit-exact integer (fixed-point) RTRL model: docs/design.md §3.1, step by step.
 
 This is the specification of the hardware. :func:`_step` follows §3.1 numbered
 step by numbered step; read the two side by side. Every quantity is an int64
@@ -478,7 +478,7 @@ def blas_libraries() -> list:
 
 
 class FixedRTRL:
-    """The integer RTRL model of DESIGN.md §3.1 for one :class:`Config`.
+    """The integer RTRL model of docs/design.md §3.1 for one :class:`Config`.
 
     Parameters
     ----------

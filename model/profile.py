@@ -1,4 +1,4 @@
-"""Precision profiling and automatic number formats (DESIGN.md §3, §3.1).
+"""Precision profiling and automatic number formats (docs/design.md §3, §3.1).
 
 :func:`profile` runs the float64 reference online on a task and records, for every
 quantity of §3.1 (x, d, h, Θ, a, φ', V, c, y, e, ĉ, S, G and the update sizes ηG,

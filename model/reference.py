@@ -1,4 +1,4 @@
-"""The float64 reference of RTRL: DESIGN.md §2, written to be checked line by line.
+"""The float64 reference of RTRL: docs/design.md §2, written to be checked line by line.
 
 Network (Elman RNN, n hidden units, m inputs, p linear outputs), per time step t::
 
@@ -252,7 +252,7 @@ class FloatRTRL:
 
     def step(self, x: np.ndarray, d: np.ndarray, learn: bool = True
              ) -> tuple[np.ndarray, np.ndarray]:
-        """One time step of DESIGN.md §2.
+        """One time step of docs/design.md §2.
 
         Parameters
         ----------

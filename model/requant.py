@@ -1,4 +1,4 @@
-"""The requantiser RQ and the LFSR of DESIGN.md §3.1, as numba functions.
+"""The requantiser RQ and the LFSR of docs/design.md §3.1, as numba functions.
 
 These are the integer model's primitives and the specification the HDL
 requantiser is tested against. They are compiled with numba but callable from

@@ -12,15 +12,10 @@ from collections.abc import Sequence
 from amaranth.lib import data
 
 from ..hdl.core import result_layout, sample_layout
+from ..hdl.regmap import to_signed
 from ..model.config import Config
 
-__all__ = ["Codec", "to_signed"]
-
-
-def to_signed(value: int, width: int) -> int:
-    """The two's-complement value of the low ``width`` bits of ``value``."""
-    value &= (1 << width) - 1
-    return value - (1 << width) if value >> (width - 1) else value
+__all__ = ["Codec"]
 
 
 def _pack_array(field: data.Field, values: Sequence[int]) -> int:

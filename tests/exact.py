@@ -1,4 +1,4 @@
-"""An independent implementation of DESIGN.md §3.1 on Python integers and fractions.
+"""An independent implementation of docs/design.md §3.1 on Python integers and fractions.
 
 Written from the document, not from the model: the tests compare the numba integer
 model against it word for word. Slow and plain on purpose.

@@ -4,14 +4,16 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from amaranth.hdl import Const, Module
 from amaranth.sim import Simulator
 
 from rtrledit.hdl.core import Core, field_word
-from rtrledit.hdl.regmap import ADDR_WIDTH, REGISTERS, pack, register_map, unpack, window_bits
+from rtrledit.hdl.regmap import (ADDR_WIDTH, REGISTERS, pack, register_map, to_signed, unpack,
+                                 window_bits)
 from rtrledit.model import Config
 from rtrledit.sim.amaranth_tb import AmaranthDriver
-from rtrledit.sim.codec import to_signed
 
 
 @pytest.mark.parametrize("n,m,p,approx", [(1, 1, 1, "exact"), (3, 1, 1, "exact"),
@@ -146,3 +148,11 @@ def test_gateware_words_match_pack(name):
         sim.add_testbench(bench)
         sim.run()
         assert got["w"] == reg.pack(**vals), (vals, hex(got["w"]))
+
+
+@given(st.integers(1, 64).flatmap(lambda w: st.tuples(
+    st.just(w), st.integers(-(1 << (w - 1)), (1 << (w - 1)) - 1), st.integers(0, 7))))
+def test_to_signed_inverts_twos_complement(case):
+    w, v, high = case
+    word = (v % (1 << w)) | (high << w)            # v's low w bits, junk above them
+    assert to_signed(word, w) == v

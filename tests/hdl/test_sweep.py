@@ -31,7 +31,7 @@ from rtrledit.model.requant import ROUNDING_CODE, rq
 
 # ----------------------------------------------------------------------------- reference
 def sweep_reference(cfg: Config, W, S, z, dphi, chat):
-    """Step 7 of DESIGN.md §3.1 (exact), as in ``rtrledit.model.fixed._step``.
+    """Step 7 of docs/design.md §3.1 (exact), as in ``rtrledit.model.fixed._step``.
 
     ``S`` is n × (n·q) (column c = i·q + j). Returns (S_new, G (n·q,), saturations).
     """

@@ -64,7 +64,7 @@ def rel(a, b) -> float:
 
 
 def jax_step_losses(theta, V, c, xs, ds, activation):
-    """Per-step losses ½‖y_t − d_t‖² of the Elman RNN, in jax.numpy (DESIGN.md §2)."""
+    """Per-step losses ½‖y_t − d_t‖² of the Elman RNN, in jax.numpy (docs/design.md §2)."""
     n = theta.shape[0]
 
     def phi(a):

@@ -53,6 +53,9 @@ def vectors(cfg: Config = CFG, seed: int = 1) -> str:
     ys[0, 0], ys[1, 1] = fy.min, fy.max
     fl = rng.integers(0, 1 << 10, K)
     out_pl = b"".join(lay.pack_result(y, f) for y, f in zip(ys, fl))
+    regs = export.register_map(cfg)
+    shape = regs["SHAPE"].value                 # and a device built for one more hidden unit
+    other = export.register_map(cfg.replace(hidden=cfg.n + 1))["SHAPE"].value
     lines = [
         "#include <stdint.h>",
         f"#define VEC_M {cfg.m}", f"#define VEC_P {cfg.p}", f"#define VEC_XW {fx.w}",
@@ -77,6 +80,10 @@ def vectors(cfg: Config = CFG, seed: int = 1) -> str:
         _arr("vec_ctrl_off_req", P.req_write_reg(export.register_map(cfg)["CTRL"].addr, 0)),
         _arr("vec_ctrl_rsp", ok(Cmd.WRITE_REG)),
         _arr("vec_bad_len_rsp", P.encode_response(Cmd.READ_REG, Status.BAD_LEN)),
+        f"#define VEC_SHAPE 0x{shape:X}u",
+        _arr("vec_shape_req", P.req_read_reg(regs["SHAPE"].addr)),
+        _arr("vec_shape_rsp", ok(Cmd.READ_REG, shape.to_bytes(4, "little"))),
+        _arr("vec_other_shape_rsp", ok(Cmd.READ_REG, other.to_bytes(4, "little"))),
         _arr("vec_full_rsp", P.encode_response(Cmd.PUSH, Status.FULL)),
     ]
     return "\n".join(lines) + "\n"

@@ -50,6 +50,7 @@ int rtrl_example_main(void)
     uint32_t step = 0;
     int rc = rtrl_init(&dev, &io, &lay, 50);  /* 50 ms per receive at 115200 baud */
     if (!rc) rc = rtrl_check(&dev);
+    if (!rc) rc = rtrl_check_shape(&dev, RTRL_CFG_SHAPE);
     if (!rc) rc = rtrl_set_learning(&dev, 1);
     if (rc) fault(rc);
     x[0] = sensor_read();

@@ -31,7 +31,8 @@ typedef enum {
     RTRL_E_LENGTH = -4,  /* response payload of the wrong length for the command */
     RTRL_E_FRAME = -5,   /* no sync byte, or a response to another command (out of sequence) */
     RTRL_E_ARG = -6,     /* bad argument (NULL, count out of range, value does not fit) */
-    RTRL_E_IO = -7       /* the transport's send or receive reported failure */
+    RTRL_E_IO = -7,      /* the transport's send or receive reported failure */
+    RTRL_E_SHAPE = -8    /* the device's SHAPE register is not the expected network shape */
 } rtrl_err;
 
 /* The byte link. */
@@ -94,6 +95,9 @@ int rtrl_request(rtrl_dev *dev, uint8_t cmd, const uint8_t *payload, size_t len,
 int rtrl_info(rtrl_dev *dev, rtrl_info_t *info);
 /* ID is rtrledit's, INFO agrees with dev->layout. RTRL_E_LENGTH if the layout differs. */
 int rtrl_check(rtrl_dev *dev);
+/* The device's SHAPE register reads `shape` (RTRL_CFG_SHAPE of the generated
+ * rtrledit_regs.h for the config the program was built for): RTRL_E_SHAPE if not. */
+int rtrl_check_shape(rtrl_dev *dev, uint32_t shape);
 int rtrl_read_reg(rtrl_dev *dev, uint32_t addr, uint32_t *value);
 int rtrl_write_reg(rtrl_dev *dev, uint32_t addr, uint32_t value);
 /* count signed words from addr on (any count: split into frames of <= 63 words). */

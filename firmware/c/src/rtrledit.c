@@ -83,6 +83,7 @@ const char *rtrl_strerror(int err)
     case RTRL_E_FRAME: return "bad or out-of-sequence response frame";
     case RTRL_E_ARG: return "bad argument";
     case RTRL_E_IO: return "transport failure";
+    case RTRL_E_SHAPE: return "the device was built for another network shape (SHAPE register)";
     default: return "unknown error";
     }
 }
@@ -261,6 +262,15 @@ int rtrl_check(rtrl_dev *dev)
         return RTRL_E_LENGTH;
     dev->layout.fifo_depth = info.fifo_depth;
     return RTRL_OK;
+}
+
+int rtrl_check_shape(rtrl_dev *dev, uint32_t shape)
+{
+    uint32_t got;
+    int rc = rtrl_read_reg(dev, RTRL_REG_SHAPE, &got);
+    if (rc != RTRL_OK)
+        return rc;
+    return got == shape ? RTRL_OK : RTRL_E_SHAPE;
 }
 
 int rtrl_read_reg(rtrl_dev *dev, uint32_t addr, uint32_t *value)

@@ -124,6 +124,7 @@ int main(int argc, char **argv)
 
     if ((rc = rtrl_init(&dev, &io, &lay, 30000))) die("init", rc);
     if ((rc = rtrl_check(&dev))) die("check", rc);
+    if ((rc = rtrl_check_shape(&dev, RTRL_CFG_SHAPE))) die("check_shape", rc);
     if ((rc = rtrl_set_learning(&dev, 0))) die("ctrl", rc);
     if ((rc = rtrl_write_words(&dev, RTRL_WIN_W_BASE, W, RTRL_WIN_W_SIZE))) die("W", rc);
     if ((rc = rtrl_write_words(&dev, RTRL_WIN_U_BASE, U, RTRL_WIN_U_SIZE))) die("U", rc);

@@ -129,6 +129,14 @@ static void test_commands_match_python(void)
     feed(&M, vec_ctrl_rsp, sizeof vec_ctrl_rsp);
     CHECK_RC(rtrl_set_learning(&D, 0), RTRL_OK);
     CHECK(M.nsent == sizeof vec_ctrl_off_req && memcmp(M.sent, vec_ctrl_off_req, M.nsent) == 0);
+
+    setup();
+    feed(&M, vec_shape_rsp, sizeof vec_shape_rsp);
+    CHECK_RC(rtrl_check_shape(&D, VEC_SHAPE), RTRL_OK);
+    CHECK(M.nsent == sizeof vec_shape_req && memcmp(M.sent, vec_shape_req, M.nsent) == 0);
+    setup();
+    feed(&M, vec_other_shape_rsp, sizeof vec_other_shape_rsp);
+    CHECK_RC(rtrl_check_shape(&D, VEC_SHAPE), RTRL_E_SHAPE);
 }
 
 static void test_error_paths(void)

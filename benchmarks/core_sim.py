@@ -7,7 +7,9 @@ Usage: python benchmarks/core_sim.py [--cycles] [--speed] [--steps 300]
           Verilator (a few steps, bit-exact with the model), next to n·n·(n·q)/L and the
           ratio of the learning step to it;
 --speed   simulated clock cycles per second while samples stream (n = 8, L = 4, exact,
-          learning), Verilator and Icarus side by side, the scoreboard running alongside.
+          learning): the native Verilator harness (sim/native.py, C++ only while it runs;
+          the scoreboard checks afterwards), cocotb on Verilator and on Icarus (the
+          scoreboard running alongside), side by side.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rtrledit.hdl.core import cycles_per_step
 from rtrledit.model import Config, FixedRTRL, init_params
 from rtrledit.model.tasks import sine
 from rtrledit.sim.job import Job, Segment
+from rtrledit.sim.native import simulate_native
 from rtrledit.sim.runner import simulate
 
 
@@ -54,9 +57,11 @@ def speed_table(build: str, steps: int) -> str:
     rows = ["| simulator | steps | cycles per step | simulated cycles/s | bit-exact |",
             "|---|---:|---:|---:|---|"]
     cfg = Config(hidden=8, inputs=1, outputs=1)
-    for sim in ("verilator", "icarus"):
-        n_steps = steps if sim == "verilator" else max(20, steps // 10)
-        rep = simulate(job_for(cfg, 4, n_steps, 0), sim, build_root=build)
+    for sim in ("native", "verilator", "icarus"):
+        n_steps = {"native": 10 * steps, "verilator": steps, "icarus": max(20, steps // 10)}[sim]
+        job = job_for(cfg, 4, n_steps, 0)
+        rep = (simulate_native(job, build) if sim == "native"
+               else simulate(job, sim, build_root=build))
         rows.append(f"| {sim} | {n_steps} | {rep['cycles_per_step']['learn']:,.0f} | "
                     f"{rep['sim_cycles_per_second']:,.0f} | {rep['bitexact']} |")
     return "\n".join(rows)

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,15 +178,11 @@ class _Replay(CoreAccess, StallGenerators):
         return s.accepted.tolist()
 
 
-def _run(coro):
-    return asyncio.run(coro)
-
-
 def compile_job(job: Job) -> Program:
     """The job as the harness's program (stall draws included)."""
     rec = _Recorder(job)
     job.stalls.apply(rec)
-    _run(execute(job, rec))
+    asyncio.run(execute(job, rec))
     return rec.prog
 
 
@@ -279,7 +276,7 @@ def check(job: Job, prog: Program, run: NativeRun) -> tuple[dict, dict]:
     if run.status:
         return _failed(run, prog)
     drv = _Replay(job, run)
-    report, dump = protocol_checked(_run(execute(job, drv)), drv.protocol_errors)
+    report, dump = protocol_checked(asyncio.run(execute(job, drv)), drv.protocol_errors)
     report.update(sim_cycles=run.total_cycles, stream_cycles=run.stream_cycles,
                   stream_seconds=run.stream_seconds,
                   sim_cycles_per_second=(run.stream_cycles / run.stream_seconds
@@ -291,7 +288,6 @@ def simulate_native(job: Job, build_root: str | Path | None = None,
                     dump: str | Path | None = None) -> dict:
     """Run ``job`` on the native harness and return the report of
     :func:`~rtrledit.sim.runner.simulate` (``dump``: the outputs and final state, .npz)."""
-    import time
     t0 = time.perf_counter()
     exe = build(job, build_root)
     t1 = time.perf_counter()

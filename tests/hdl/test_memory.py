@@ -21,9 +21,8 @@ from rtrledit.hdl.memory import NO_RW_COLLISION, poisoned_collisions, ports, ram
 from rtrledit.model.config import Config
 from rtrledit.sim.amaranth_tb import AmaranthDriver
 from rtrledit.sim.execute import execute
+from rtrledit.sim.random_jobs import features, random_job
 from rtrledit.toolchain import require
-
-from ..sim.jobs import features, random_job
 
 
 def _read_while_writing(poison: bool) -> list[int]:
@@ -85,7 +84,7 @@ def run_poisoned(job) -> tuple[dict, int]:
     return out["report"], out["poisoned"]
 
 
-#: seeds of tests/sim/jobs.py whose jobs together cover both approximations, both
+#: seeds of rtrledit.sim.random_jobs whose jobs together cover both approximations, both
 #: activations, several lanes and stalls (checked below)
 POISON_SEEDS = [100, 101, 102, 103, 105, 5, 44]
 

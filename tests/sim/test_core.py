@@ -16,9 +16,8 @@ from rtrledit.hdl.core import Core, cycles_per_step
 from rtrledit.sim.amaranth_tb import AmaranthDriver, simulate_amaranth
 from rtrledit.sim.execute import execute
 from rtrledit.sim.job import Stalls
+from rtrledit.sim.random_jobs import ALL_FEATURES, features, random_batch, random_job
 from rtrledit.sim.runner import simulate, simulate_batch
-
-from .jobs import ALL_FEATURES, features, random_batch, random_job
 
 
 def check(job, report, seed):

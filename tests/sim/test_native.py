@@ -6,8 +6,7 @@ import dataclasses
 import pytest
 
 from rtrledit.sim.native import build, check, compile_job, run_program
-
-from .jobs import random_job
+from rtrledit.sim.random_jobs import random_job
 
 SEEDS = (0, 1)          # small designs (about 12 s of Verilator build each)
 

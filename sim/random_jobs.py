@@ -1,15 +1,35 @@
-"""Random jobs for the core: configurations, parameters, streams, mode changes and stalls."""
+"""Random jobs for the core: configurations, parameters, streams, mode changes and stalls.
+
+Everything a job holds comes from its seed: :func:`random_job` draws a Config
+(:func:`random_config`: sizes, Q formats, rounding modes, both activations, both
+approximations, saturate or wrap), a lane count (:func:`random_lanes`), parameters (one
+job in three large enough to saturate everywhere), a stream (one in four a task's), one
+to three mode segments (learn, track or infer, new learning rates, resets, saturation
+clears) and a stall pattern (:func:`random_stalls`). The tests and ``rtrledit verify``
+draw their jobs here; :func:`features` names the classes of behaviour a job exercises.
+"""
+
+from __future__ import annotations
 
 import numpy as np
 
-from rtrledit.hdl.core import cycles_per_step
-from rtrledit.model import Config, FixedRTRL, Formats, QFormat, init_params
-from rtrledit.model.config import ROUNDINGS
-from rtrledit.model.tasks import get_task
-from rtrledit.sim.job import Job, Segment, Stalls
+from ..hdl.core import cycles_per_step
+from ..model import Config, FixedRTRL, Formats, QFormat, init_params
+from ..model.config import ROUNDINGS
+from ..model.tasks import get_task
+from .job import Job, Segment, Stalls
+
+__all__ = ["MAX_HIDDEN", "MIN_STEPS", "random_config", "random_lanes", "random_stalls",
+           "random_job", "random_batch", "features", "ALL_FEATURES"]
+
+#: the largest hidden size :func:`random_config` draws
+MAX_HIDDEN = 12
+#: the fewest steps of a job (room for three segments)
+MIN_STEPS = 4
 
 
-def random_config(rng) -> Config:
+def random_config(rng: np.random.Generator, max_hidden: int = MAX_HIDDEN) -> Config:
+    """A random valid Config with 1 to ``max_hidden`` hidden units."""
     while True:
         fm = {}
         for L in "XHPAFOYCS":
@@ -17,7 +37,8 @@ def random_config(rng) -> Config:
             f = w - 2 if L in "HF" else int(rng.integers(max(2, w // 3), w - 1))
             fm[L] = QFormat(w, f)
         try:
-            return Config(hidden=int(rng.integers(1, 13)), inputs=int(rng.integers(1, 4)),
+            return Config(hidden=int(rng.integers(1, max_hidden + 1)),
+                          inputs=int(rng.integers(1, 4)),
                           outputs=int(rng.integers(1, 3)),
                           activation=str(rng.choice(["hardtanh", "tanh"])),
                           approx=str(rng.choice(["exact", "exact", "snap1"])),
@@ -31,7 +52,9 @@ def random_config(rng) -> Config:
             continue
 
 
-def random_lanes(rng, cfg: Config) -> int:
+def random_lanes(rng: np.random.Generator, cfg: Config, max_lanes: int | None = None) -> int:
+    """A random lane count for ``cfg``: one, two, n, a divisor of n, a non-divisor, a little
+    more than n or nq (SnAp-1: one); at most ``max_lanes``."""
     if cfg.approx == "snap1":
         return 1
     n, nq = cfg.n, cfg.n * cfg.q
@@ -39,7 +62,7 @@ def random_lanes(rng, cfg: Config) -> int:
     nondiv = [d for d in range(2, n) if n % d] or [1]
     choices = [1, 2, n, int(rng.choice(divisors)), int(rng.choice(nondiv)),
                min(nq, n + int(rng.integers(1, n + 2))), nq]
-    return int(min(nq, max(1, rng.choice(choices))))
+    return int(min(nq, max_lanes or nq, max(1, rng.choice(choices))))
 
 
 def random_stalls(seed: int, cycles_per_step: int) -> Stalls:
@@ -57,13 +80,15 @@ def random_stalls(seed: int, cycles_per_step: int) -> Stalls:
                   backpressure=bp, backpressure_max=longest())
 
 
-def random_job(seed: int, max_cycles: int) -> Job:
-    """A job whose learning steps together take about ``max_cycles`` clock cycles, with the
-    stall pattern :func:`random_stalls` draws for ``seed``."""
+def random_job(seed: int, max_cycles: int | None = None, steps: int | None = None,
+               max_hidden: int = MAX_HIDDEN, max_lanes: int | None = None) -> Job:
+    """The job of ``seed``: ``steps`` samples, or (without ``steps``) as many as take about
+    ``max_cycles`` clock cycles (4 to 60), with the stall pattern :func:`random_stalls`
+    draws for ``seed``. ``max_hidden`` and ``max_lanes`` cap the design's size."""
     rng = np.random.default_rng(seed)
-    cfg = random_config(rng)
-    lanes = random_lanes(rng, cfg)
-    return _job(rng, seed, cfg, lanes, max_cycles)
+    cfg = random_config(rng, max_hidden)
+    lanes = random_lanes(rng, cfg, max_lanes)
+    return _job(rng, seed, cfg, lanes, max_cycles, steps)
 
 
 def random_batch(seed: int, count: int, max_cycles: int) -> list[Job]:
@@ -71,13 +96,21 @@ def random_batch(seed: int, count: int, max_cycles: int) -> list[Job]:
     its own parameters, stream, segments and stalls (job k draws them from seed + 1000·k): they share one build and one simulator start."""
     first = random_job(seed, max_cycles)
     return [first] + [_job(np.random.default_rng(seed + 1000 * k), seed + 1000 * k, first.cfg,
-                           first.lanes, max_cycles) for k in range(1, count)]
+                           first.lanes, max_cycles, None) for k in range(1, count)]
 
 
-def _job(rng, seed: int, cfg: Config, lanes: int, max_cycles: int) -> Job:
+def _job(rng: np.random.Generator, seed: int, cfg: Config, lanes: int, max_cycles: int | None,
+         steps: int | None) -> Job:
     fm = cfg.formats
     cps = cycles_per_step(cfg, lanes)
-    T = int(np.clip(max_cycles // cps, 4, 60))
+    if steps is None:
+        if max_cycles is None:
+            raise ValueError("random_job: give max_cycles or steps")
+        T = int(np.clip(max_cycles // cps, MIN_STEPS, 60))
+    elif steps < MIN_STEPS:
+        raise ValueError(f"random_job: steps must be >= {MIN_STEPS}, got {steps}")
+    else:
+        T = steps
     big = seed % 3 == 0                       # large values: saturation everywhere
 
     def ints(fmt, shape, scale):

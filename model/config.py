@@ -313,10 +313,11 @@ class Config:
         return tomli_w.dumps(self.to_dict())
 
     def save(self, path: str | Path) -> None:
-        """Write as TOML (``.toml``) or JSON (anything else)."""
+        """Write as TOML (``.toml``) or JSON (anything else), atomically."""
+        from .checkpoint import atomic_write   # checkpoint imports this module
         path = Path(path)
         text = self.to_toml() if path.suffix == ".toml" else self.to_json() + "\n"
-        path.write_text(text)
+        atomic_write(path, lambda fh: fh.write(text.encode()))
 
     @classmethod
     def load(cls, path: str | Path) -> "Config":

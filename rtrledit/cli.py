@@ -18,11 +18,13 @@ COMMANDS = {
     "train": ("rtrledit.train", "train the float and/or bit-exact integer model on a task"),
     "sweep": ("rtrledit.sweep", "bit-width sweep of the integer model (local or Dask cluster)"),
     "profile": ("rtrledit.profile", "profile value ranges, propose number formats, check they learn"),
+    "import": ("rtrledit.import_onnx", "read a trained RNN from ONNX, propose formats, check they learn, write a Config and a checkpoint"),
     "build": ("rtrledit.build", "build a bitstream for a board and report resources and Fmax"),
     "program": ("rtrledit.program", "program a connected board with a built bitstream"),
     "generate": ("rtrledit.generate", "write the learning core's Verilog, register map and config"),
     "simulate": ("rtrledit.simulate", "run a task on the simulated core against the integer model"),
     "run": ("rtrledit.run", "stream a task to a board (or the simulated device): predict, learn, save"),
+    "board-sim": ("rtrledit.board_sim", "run the virtual board (the board top under Verilator) on a pseudo-terminal"),
     "doctor": ("rtrledit.doctor", "list the external tools the commands use, what works, how to install the rest"),
 }
 

@@ -83,7 +83,8 @@ def from_model(model) -> Imported:
 
     for nd in g.node:
         if nd.op_type in ("LSTM", "GRU"):
-            raise ValueError(f"node '{nd.name}' is an {nd.op_type}: rtrledit learns an Elman "
+            raise ValueError(f"node '{nd.name}' is {'an' if nd.op_type == 'LSTM' else 'a'} "
+                             f"{nd.op_type}: rtrledit learns an Elman "
                              "RNN (one ONNX RNN node, tanh)")
     rnns = [nd for nd in g.node if nd.op_type == "RNN"]
     if not rnns:

@@ -346,9 +346,9 @@ def check_config(cfg: Config, task: Task, seed: int = 0, params=None,
     - from a random start (``trained=False``), at most half its own initial error;
     - from a trained start (``trained=True``, e.g. an imported network, whose error is
       already low and need not halve), at most ``1 + tolerance`` times its own initial
-      error (it does not diverge). Both bounds then allow an extra LSB² of the output
-      format Y (the squared error of one output step), so that a float model trained
-      to below the output resolution does not fail every format.
+      error (it does not diverge). Both bounds then allow an extra LSB²/12 of the
+      output format Y (the mean squared error of rounding to it), so that a float model
+      trained to below the output resolution does not fail every format.
     """
     theta, V, c = params if params is not None else init_params(cfg.n, cfg.m, cfg.p, seed=seed)
     fl = FloatRTRL.from_config(cfg, theta, V, c)
@@ -361,10 +361,10 @@ def check_config(cfg: Config, task: Task, seed: int = 0, params=None,
     ratio = xl / fl_last if fl_last > 0 else math.inf
     k = 1 + tolerance
     if trained:
-        lsb2 = cfg.formats.Y.resolution ** 2
-        ok = xl <= k * fl_last + lsb2 and xl <= k * xf + lsb2
+        rounding = cfg.formats.Y.resolution ** 2 / 12
+        ok = xl <= k * fl_last + rounding and xl <= k * xf + rounding
         rule = (f"final MSE <= {k:.2f} x the float model's and <= {k:.2f} x its first 10%'s "
-                f"(each + {lsb2:.3g}, one LSB of Y squared)")
+                f"(each + {rounding:.3g}, the MSE of rounding to Y)")
     else:
         ok = xl <= 0.5 * xf and ratio <= k
         rule = f"final MSE <= 0.5 x its first 10%'s and <= {k:.2f} x the float model's"

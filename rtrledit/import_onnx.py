@@ -8,7 +8,8 @@ profile`` does) and checked with the rule for a trained start: the integer model
 float model both learn online from the imported parameters, and the integer model's final
 error (mean over the last 10 % of the steps) must be at most ``1 + tolerance`` times the
 float model's final error and at most ``1 + tolerance`` times its own error over the first
-10 % (it does not diverge), each bound plus one LSB² of the output format Y.
+10 % (it does not diverge), each bound plus LSB²/12 of the output format Y (the
+mean squared error of rounding to it).
 
 Only when the check passes (or with ``--force``) are the Config (``-o``, TOML or JSON) and
 the checkpoint (``--checkpoint``, .npz: the Config and the imported float Θ, V, c) written,

@@ -9,9 +9,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigne
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..boards.target import Target
 from ..model.config import SAT_NAMES, Config
 from .forward import ForwardUnit, forward_cycles
-from .memory import ports, ram
+from .memory import huge_units, ports, ram, use_huge
 from .regmap import ADDR_WIDTH, CTRL, DATA_WIDTH, Register, register_map, s_index_bits, window_bits
 from .satcount import SaturationCounters
 from .snap1 import Snap1Engine, snap1_cycles
@@ -103,9 +104,8 @@ class Core(wiring.Component):
     register bus (:func:`~rtrledit.hdl.regmap.register_map` describes it).
 
     Cycles per step (:meth:`cycles_per_step`): the forward pass q + n·q + 2·n·p + 17;
-    plus the sweep when tracking (``engine.cycles``, :func:`~rtrledit.hdl.sweep.schedule`:
-    ⌈n·q/L⌉·n(n+1) + max(q, 4) + n + L + 5 for exact RTRL with hardtanh, n ≥ 2 and
-    L ≤ n(n+1), ⌈n·q/L⌉·n(n+2) + max(q, 4) + 2n + L + 7 with tanh; n·q + 5 for SnAp-1);
+    plus the sweep when tracking (``engine.cycles``: :func:`~rtrledit.hdl.sweep.schedule`
+    for exact RTRL, about ⌈n·q/L⌉·n(n+1) for hardtanh; n·q + 5 for SnAp-1);
     plus the update n·q + n·p + p + 6 when learning. :func:`step_period` adds
     :data:`HANDOVER` for the period between samples.
 
@@ -120,25 +120,43 @@ class Core(wiring.Component):
     (n·(m+1)), V (p·n), c (p), G (n·q), the forward unit's and the engine's; the ten
     saturation counters and the step counter in one 11 × 32 RAM
     (:class:`~rtrledit.hdl.satcount.SaturationCounters`), not in registers.
+
+    Parameters
+    ----------
+    cfg : Config
+    lanes : int, optional
+        Lanes of the engine (default 1, or the ``target``'s).
+    target : Target or str, optional
+        What the core is built for (:class:`~rtrledit.boards.target.Target`; its lanes are
+        the core's), or a family name alone (``"ice40"``, ``"ecp5"``); None: no device.
+        Its device facts choose the huge (single-port) memories
+        (:func:`~rtrledit.hdl.memory.use_huge`).
+    spram : bool, optional
+        Force the engine's S memories and G into huge RAM (True) or out of it (False).
     """
 
-    def __init__(self, cfg: Config, lanes: int = 1, target: str | None = None,
-                 spram: bool | None = None) -> None:
-        self.cfg, self.lanes = cfg, lanes
+    def __init__(self, cfg: Config, lanes: int | None = None,
+                 target: Target | str | None = None, spram: bool | None = None) -> None:
+        if not isinstance(target, Target):
+            target = Target(family=target, lanes=1 if lanes is None else lanes)
+        elif lanes not in (None, target.lanes):
+            raise ValueError(f"Core parameter 'lanes': {lanes}, but the target has "
+                             f"{target.lanes}")
+        lanes = target.lanes
+        self.cfg, self.lanes, self.target = cfg, lanes, target
         if cfg.approx == "exact":
-            self.engine = SweepEngine(cfg, lanes, target, spram)
+            self.engine = SweepEngine(cfg, lanes, target.family, spram)
         else:
             if lanes != max_lanes(cfg):
                 raise ValueError(f"Core parameter 'lanes': SnAp-1 uses one pipelined lane, "
                                  f"got {lanes}")
             self.engine = Snap1Engine(cfg, target, spram)
-        # G in SPRAM too (single port: the engine writes it, then the update reads it)
-        # when it would take more than 16 EBR and the SPRAMs left hold it
-        g_bits, nq = cfg.acc_widths["g"], cfg.n * cfg.q
-        used = (lanes if cfg.approx == "exact" else 1) if self.engine.spram else 0
+        # G in huge RAM too (single port: the engine writes it, then the update reads it)
+        # when the memory rule says so with what the engine's S memories leave
+        g_bits, nq, dev = cfg.acc_widths["g"], cfg.n * cfg.q, target.device
+        taken = lanes * huge_units(cfg.formats.S.w, dev) if self.engine.spram else 0  # a bank a lane
         #: G in a single-port RAM (SPRAM on iCE40); ``spram`` True or False forces it
-        self.g_spram = (target == "ice40" and nq <= 16384 and 16 * 4096 < nq * g_bits
-                        and used + -(-g_bits // 16) <= 4) if spram is None else spram
+        self.g_spram = use_huge("g", nq, g_bits, dev, taken=taken) if spram is None else spram
         self.forward = ForwardUnit(cfg)
         self.update = UpdateUnit(cfg)
         #: hardware multipliers (DSP blocks) of the core, as its units declare them
@@ -166,8 +184,7 @@ class Core(wiring.Component):
         um, u_rd, u_wr = mem("umem", signed(fm.P.w), n * (m + 1))
         vm, v_rd, v_wr = mem("vmem", signed(fm.O.w), p * n)
         cm, c_rd, c_wr = mem("cmem", signed(fm.O.w), p)
-        gm, g_rd, g_wr = mem("gspram" if self.g_spram else "gmem", signed(upd.g_width), n * q,
-                             huge=self.g_spram)
+        gm, g_rd, g_wr = mem("gmem", signed(upd.g_width), n * q, huge=self.g_spram)
 
         # ------------------------------------------------------------ registers
         learn = Signal(init=1)

@@ -13,7 +13,7 @@ from ..model.config import Config
 from .memory import ports, ram
 from .requant import Requantiser
 
-__all__ = ["Lane", "token_layout", "chain_layout", "multiplier_width"]
+__all__ = ["Lane", "token_layout", "chain_layout", "g_layout", "multiplier_width"]
 
 
 def _bits(n: int) -> unsigned:
@@ -54,6 +54,12 @@ def chain_layout(cfg: Config, lanes: int) -> data.StructLayout:
     return data.StructLayout({"i": _bits(cfg.n + lanes // cfg.q + 2), "j": _bits(cfg.q)})
 
 
+def g_layout(cfg: Config) -> data.StructLayout:
+    """The G chain: a finished G[c] (``valid``, ``g``, signed ``acc_widths["g"]`` bits)
+    travelling from lane to lane towards lane 0, the engine's output."""
+    return data.StructLayout({"valid": 1, "g": signed(cfg.acc_widths["g"])})
+
+
 class Lane(wiring.Component):
     """One lane of :class:`~rtrledit.hdl.sweep.SweepEngine`: **one** multiplier.
 
@@ -83,8 +89,15 @@ class Lane(wiring.Component):
       operand is read on ``tok_o``, one cycle after ``tok_i``).
     * :attr:`rq2_latency` = 2 (tanh): from a φ' slot to the earliest ĉ slot that may use
       its S_new (product after 2, RQ2 into S_new after 3).
-    * :attr:`latency` = 3: from a ĉ slot to ``gv``/``g`` (the G sum, when the slot was
-      the column's last row).
+    * :attr:`latency` = 4: from a ĉ slot to ``go`` (the G sum, when the slot was the
+      column's last row).
+    * :attr:`g_forward_latency` = 1: ``gi`` → ``go``. The G chain runs against the
+      token stream (lane p + 1 → p → … → 0): lane p's G leaves lane 0's ``go``
+      2p + :attr:`latency` cycles after lane 0's ĉ slot of the same row, so two G of one
+      round never meet; a G of the next round does not meet one of this round if a round
+      lasts at least 2L − 1 cycles (:func:`~rtrledit.hdl.sweep.schedule` pads it). A G
+      arriving on ``gi`` in the cycle the lane finishes its own is lost (the
+      ``g_collide`` mutation of the schedule shows the tests see it).
     * s1 of a row is overwritten :attr:`sum_latency` + 1 cycles after the next row's last
       MAC token, S_new :attr:`rq2_latency` + 1 after the next φ' slot: the schedule
       (:func:`~rtrledit.hdl.sweep.schedule`) places the slots within those windows.
@@ -93,7 +106,8 @@ class Lane(wiring.Component):
     lane's, taken by the next lane on its ``rs`` token); bank side: ``ld_addr`` (loader
     read address, words in order 0, 1, …: column t at n·t), ``ld_data`` (the bank's read
     data, one cycle later), ``ld_rd`` (the loader reads this cycle), ``wb``/``wb_addr``/
-    ``wb_data`` (write-back, in order 0, 1, …, one per row). With ``single_port`` the
+    ``wb_data`` (write-back, in order 0, 1, …, one per row); ``gi``/``go``: the G chain
+    (:func:`g_layout`; tie lane L − 1's ``gi`` to 0). With ``single_port`` the
     loader waits while ``wb`` is 1. ``sat``: RQ saturations (registered, 0..2).
 
     Resources: one ``multiplier_width(cfg)`` × w_S multiplier; the u accumulator; the G
@@ -119,7 +133,8 @@ class Lane(wiring.Component):
     forward_latency = 1
     sum_latency = 3
     rq2_latency = 2
-    latency = 3
+    latency = 4
+    g_forward_latency = 1
 
     @staticmethod
     def slots_for(cfg: Config) -> int:
@@ -148,7 +163,7 @@ class Lane(wiring.Component):
             "ci": In(chain_layout(cfg, lanes)), "co": Out(chain_layout(cfg, lanes)),
             "ld_addr": Out(self.addr_shape), "ld_rd": Out(1), "ld_data": In(signed(fm.S.w)),
             "wb": Out(1), "wb_addr": Out(self.addr_shape), "wb_data": Out(signed(fm.S.w)),
-            "gv": Out(1), "g": Out(signed(self.g_width)),
+            "gi": In(g_layout(cfg)), "go": Out(g_layout(cfg)),
             "sat": Out(range(self.rqs(cfg) + 1)),
         })
 
@@ -248,7 +263,10 @@ class Lane(wiring.Component):
         with m.If(gm):
             m.d.sync += gacc.eq(Mux(gf, 0, gacc) + prod[:wS + wC].as_signed())
         m.d.sync += gv.eq(gm & gl)
-        m.d.comb += [self.gv.eq(gv), self.g.eq(gacc)]
+        with m.If(gv):                                          # own G, else pass the chain on
+            m.d.sync += [self.go.valid.eq(1), self.go.g.eq(gacc)]
+        with m.Else():
+            m.d.sync += self.go.eq(self.gi)
 
         # ---- loader: the next column, bank -> the other buffer half
         ld_on, ld_half, ld_v1 = Signal(), Signal(), Signal()

@@ -28,8 +28,8 @@ DONE_LATENCY = 1
 MIN_ROUND = 6
 #: Test-only deliberate faults (``tests/hdl/test_lane_slots.py`` shows the tests catch
 #: them): the ĉ slot one row early, the ĉ slot on the row's last MAC token, the
-#: single-port loader not waiting for write-backs.
-MUTATIONS = ("chat_early", "chat_on_mac", "no_stall")
+#: single-port loader not waiting for write-backs, rounds too short for the G chain.
+MUTATIONS = ("chat_early", "chat_on_mac", "no_stall", "g_collide")
 
 
 def _bits(n: int) -> unsigned:
@@ -67,19 +67,20 @@ def schedule(cfg: Config, lanes: int, mutation: str | None = None) -> dict[str, 
     (``Lane.sum_latency`` after the row's last MAC token for s1, ``Lane.rq2_latency``
     after the φ' slot for S_new) and before the operand is overwritten.
     ``T = ceil(n·q/L)`` rounds (columns per lane) of ``krows`` rows (``R = rowlen·krows``
-    cycles): ``krows = max(n, ceil(max(L, MIN_ROUND)/rowlen))`` (padded rows for small n
-    or long chains). ``X0 = max(q, 4)`` preload cycles (z copied down the chain, the
+    cycles): ``krows = max(n, ceil(max(2L - 1, MIN_ROUND)/rowlen))`` (padded rows for
+    small n or long chains: a round must outlast the G chain, see ``Lane.go``). ``X0 = max(q, 4)`` preload cycles (z copied down the chain, the
     first column loaded) precede the stream; the stream ends with the ĉ slot of the last
     row, ``s_end = X0 + ((T-1)·krows + n-1 + lag_chat)·rowlen + n``; then the last
-    lane's G comes ``CONTROL_LATENCY + (L-1)·Lane.forward_latency + Lane.latency``
-    cycles later and ``done`` ``DONE_LATENCY`` after it. ``cycles`` counts from the cycle
+    lane's G leaves lane 0 ``CONTROL_LATENCY + (L-1)·(Lane.forward_latency +
+    Lane.g_forward_latency) + Lane.latency`` cycles later and ``done`` comes
+    ``DONE_LATENCY`` after it. ``cycles`` counts from the cycle
     in which ``start`` is sampled (exclusive) to the ``done`` cycle (inclusive)::
 
-        cycles = s_end + 2 + (L-1) + 3 + 1
+        cycles = s_end + 2 + 2(L-1) + 4 + 1
 
-    For hardtanh (rowlen = n + 1, lag_chat = 1) and n ≥ 2, L ≤ n(n+1):
-    ``T·n(n+1) + max(q, 4) + n + L + 5``; for tanh (rowlen = n + 2, lag_chat = 2),
-    n ≥ 2, L ≤ n(n+2): ``T·n(n+2) + max(q, 4) + 2n + L + 7``.
+    For hardtanh (rowlen = n + 1, lag_chat = 1) and n ≥ 2, 2L − 1 ≤ n(n+1):
+    ``T·n(n+1) + max(q, 4) + n + 2L + 5``; for tanh (rowlen = n + 2, lag_chat = 2),
+    n ≥ 2, 2L − 1 ≤ n(n+2): ``T·n(n+2) + max(q, 4) + 2n + 2L + 7``.
     """
     n, q = cfg.n, cfg.q
     nq = n * q
@@ -87,7 +88,8 @@ def schedule(cfg: Config, lanes: int, mutation: str | None = None) -> dict[str, 
     T = -(-nq // L)
     slots = Lane.slots_for(cfg)
     rowlen = n + slots
-    krows = max(n, -(-max(L, MIN_ROUND) // rowlen))
+    chain = L if mutation == "g_collide" else 2 * L - 1
+    krows = max(n, -(-max(chain, MIN_ROUND) // rowlen))
     R = rowlen * krows
     X0 = max(q, 4)
     sl = Lane.sum_latency
@@ -108,7 +110,8 @@ def schedule(cfg: Config, lanes: int, mutation: str | None = None) -> dict[str, 
     s_end = X0 + (last_row + lag_chat) * rowlen + n
     if mutation == "chat_on_mac":
         s_end -= 1
-    cycles = (s_end + CONTROL_LATENCY + (L - 1) * Lane.forward_latency + Lane.latency
+    cycles = (s_end + CONTROL_LATENCY
+              + (L - 1) * (Lane.forward_latency + Lane.g_forward_latency) + Lane.latency
               + DONE_LATENCY)
     return dict(T=T, rowlen=rowlen, krows=krows, R=R, X0=X0, slots=slots,
                 lag_phi=lag_phi, lag_chat=lag_chat, s_end=s_end, cycles=cycles,
@@ -180,16 +183,19 @@ class SweepEngine(wiring.Component):
     Latency / throughput
     --------------------
     Cycles from ``start`` to ``done``: :func:`schedule`; for hardtanh, n ≥ 2 and
-    L ≤ n(n+1): ``T·n(n+1) + max(q, 4) + n + L + 5``; for tanh, n ≥ 2, L ≤ n(n+2):
-    ``T·n(n+2) + max(q, 4) + 2n + L + 7``: n/(n+1) (n/(n+2)) of the L multipliers' cycles
-    are MACs.
+    2L − 1 ≤ n(n+1): ``T·n(n+1) + max(q, 4) + n + 2L + 5``; for tanh, n ≥ 2,
+    2L − 1 ≤ n(n+2): ``T·n(n+2) + max(q, 4) + 2n + 2L + 7``: n/(n+1) (n/(n+2)) of the
+    L multipliers' cycles are MACs.
 
     Resources
     ---------
     L multipliers (L DSP blocks); per lane three RAMs: S bank (n·T × w_S), local buffer
     (2n × w_S), z copy (q × w_H); per lane the u and G accumulators, RQ1 (and RQ2 for
     tanh), the token register (w + about 2·log2(n) + 9 bits); one controller; an L-input
-    OR multiplexer for G and an L-input adder for the saturation count.
+    L-input OR multiplexer for the host's S reads and an L-input adder for the saturation
+    count. G leaves through a chain along the lanes (``Lane.gi``/``go``: one register of
+    ``acc_widths["g"]`` + 1 bits per lane), so no lane's G travels further than to its
+    neighbour in a cycle.
 
     Interfaces
     ----------
@@ -418,7 +424,7 @@ class SweepEngine(wiring.Component):
 
         # ---------------------------------------------------------------- lanes
         prev_tok, prev_col = source, None
-        g_en_terms, g_data_terms, rdata_terms, sat_terms = [], [], [], []
+        lanes, rdata_terms, sat_terms = [], [], []
         busy = self.busy
         for p in range(L):
             lane = Lane(cfg, L, may_idle=p >= self.first_idle, single_port=self.spram,
@@ -430,6 +436,7 @@ class SweepEngine(wiring.Component):
             else:
                 m.d.comb += lane.ci.eq(prev_col)
             prev_tok, prev_col = lane.tok_o, lane.co
+            lanes.append(lane)
 
             bank = self.banks[p]
             m.submodules[f"spram{p}" if self.spram else f"bank{p}"] = bank
@@ -448,8 +455,6 @@ class SweepEngine(wiring.Component):
                                          host_addr)),
                              bank_wr.addr.eq(addr), bank_rd.addr.eq(addr),
                              bank_rd.en.eq(~bank_wr.en)]
-            g_en_terms.append(lane.gv)
-            g_data_terms.append(Mux(lane.gv, lane.g, 0))
             rdata_terms.append(Mux(host_lane_q == p, bank_rd.data, 0))
             sat_terms.append(lane.sat)
 
@@ -464,13 +469,15 @@ class SweepEngine(wiring.Component):
         def _or(terms):
             return _tree(terms, lambda a, b: a | b)
 
-        # G leaves in column order (lane p of round t at a fixed offset p): one counter
+        # the G chain, lane L-1 → … → 0: G leaves lane 0 in column order, one counter
+        for a, b in zip(lanes, lanes[1:]):
+            m.d.comb += a.gi.eq(b.go)
         with m.If(self.g_en):
             m.d.sync += gcount.eq(gcount + 1)
         m.d.comb += [
-            self.g_en.eq(_or(g_en_terms)),
+            self.g_en.eq(lanes[0].go.valid),
             self.g_addr.eq(gcount),
-            self.g_data.eq(_or(g_data_terms)),
+            self.g_data.eq(lanes[0].go.g),
             self.s_rdata.eq(_or(rdata_terms)),
         ]
         m.d.sync += self.sat_inc.eq(_tree(sat_terms, lambda a, b: a + b))

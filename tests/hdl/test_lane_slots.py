@@ -7,8 +7,9 @@
   longer than n whose length does not divide n·q, dual- and single-port banks, with
   saturation exercised;
 * mutation checks: the same tests fail when the ĉ slot comes one row early (before its
-  S_new is ready), when it shares a cycle with a MAC, and when the single-port loader
-  does not wait for the write-back;
+  S_new is ready), when it shares a cycle with a MAC, when the single-port loader
+  does not wait for the write-back, and when rounds are too short for the G chain
+  (a chain longer than a round: G of two rounds meet);
 * the schedule is built from the lane's latencies.
 """
 
@@ -49,8 +50,9 @@ def test_hardtanh_mask_is_the_second_rq(mode, wrap):
 
 # ----------------------------------------------------------------------------- engine
 # (n, m, lanes): n = 1, 2, 3; L > n with n·q % L != 0; L = n·q
+# (2, 2, 4), (2, 1, 5): several rounds shorter than 2L - 1 without the G chain's padding
 CASES = [(1, 1, 1), (1, 2, 4), (2, 1, 3), (2, 2, 10), (3, 1, 2), (3, 2, 7), (4, 1, 5),
-         (2, 1, 8)]
+         (2, 2, 4), (2, 1, 5), (2, 1, 8)]
 
 
 def _case(idx: int, activation: str):
@@ -97,6 +99,17 @@ def test_single_port_conflict_is_caught(idx, activation):
         run_engine_steps(cfg, lanes, steps, S0=S0, spram=True, mutation="no_stall")
 
 
+@pytest.mark.parametrize("idx", [7, 8])
+def test_g_chain_collision_is_caught(idx):
+    """Rounds of at least L but fewer than 2L − 1 cycles: a G of the next round reaches a
+    lane in the cycle a G of this round passes it, and one is lost: G mismatch."""
+    cfg, lanes, S0, steps = _case(idx, "hardtanh")
+    sch = schedule(cfg, lanes, "g_collide")
+    assert lanes <= sch["R"] < 2 * lanes - 1, "test setup: the mutation changes nothing"
+    with pytest.raises(AssertionError, match=r"step \d+: G\["):
+        run_engine_steps(cfg, lanes, steps, S0=S0, check_cycles=False, mutation="g_collide")
+
+
 def test_mutation_parameter_checked():
     with pytest.raises(ValueError, match="mutation"):
         SweepEngine(Config(hidden=2, inputs=1), 1, mutation="nonsense")
@@ -109,7 +122,8 @@ def test_schedule_comes_from_the_lane(activation, monkeypatch):
     cfg = Config(hidden=5, inputs=2, activation=activation)
     base = schedule(cfg, 3)
     assert base["rowlen"] == 5 + Lane.slots_for(cfg)
-    assert base["cycles"] == (base["s_end"] + sweep.CONTROL_LATENCY + 2 * Lane.forward_latency
+    assert base["cycles"] == (base["s_end"] + sweep.CONTROL_LATENCY
+                              + 2 * (Lane.forward_latency + Lane.g_forward_latency)
                               + Lane.latency + sweep.DONE_LATENCY)
     monkeypatch.setattr(Lane, "latency", Lane.latency + 2)
     assert schedule(cfg, 3)["cycles"] == base["cycles"] + 2

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from rtrledit.boards.build import build
 from rtrledit.boards.lanes import auto_lanes
-from rtrledit.boards.targets import board, cycles_per_step
+from rtrledit.boards.target import Target
+from rtrledit.boards.targets import cycles_per_step
 from rtrledit.model.config import Config
 
 ROWS = {
@@ -37,16 +38,17 @@ ROWS = {
 def one(brd, approx, n, lanes, mhz, out: Path) -> dict:
     cfg = Config(hidden=n, inputs=4, outputs=1, approx=approx)
     auto = None
+    target = Target(board=brd, clock_mhz=mhz)
     if lanes == "auto":
-        auto = auto_lanes(cfg, board(brd))
+        auto = auto_lanes(cfg, target)
         lanes = auto.lanes
+    target = target.replace(lanes=lanes)
     row = {"board": brd, "approx": approx, "hidden": n, "lanes": lanes, "target_mhz": mhz,
            "lanes_auto": auto.reason if auto else None,
-           "cycles_per_step": cycles_per_step(cfg, lanes, family=board(brd).family)}
+           "cycles_per_step": cycles_per_step(cfg, target)}
     t0 = time.monotonic()
     try:
-        rep = build(cfg, lanes, brd, out / f"{brd}_{approx}_n{n}_L{lanes}", freq_mhz=mhz,
-                    check_timing=False)
+        rep = build(cfg, target, out / f"{brd}_{approx}_n{n}_L{lanes}", check_timing=False)
         row.update({k: rep[k] for k in rep if k not in ("tools", "logs", "pll")})
         row["status"] = "ok" if rep["timing_met"] else "timing missed"
     except ValueError as e:              # BuildError, or the estimate's refusal

@@ -1,9 +1,11 @@
 """Bitstream builds with the open toolchain from PyPI (YoWASP Yosys + nextpnr) and the
 report read from the toolchain's own output.
 
-:func:`build` checks the resource estimate, elaborates :class:`~.top.BoardTop` on the
-board's amaranth-boards platform, runs Yosys, nextpnr (fixed seed, ``--report``) and the
-packer in ``out_dir``, and returns :class:`BuildReport`. :func:`parse_nextpnr_report` and
+:func:`build` checks the resource estimate of a :class:`~.target.Target`, elaborates
+:class:`~.top.BoardTop` on the board's amaranth-boards platform, runs Yosys, nextpnr
+(fixed seed, ``--report``) and the packer in ``out_dir``, writes the report
+(``report.json``, which holds the target) and the target (``target.json``) beside the
+bitstream, and returns the report. :func:`parse_nextpnr_report` and
 :func:`parse_yosys_stat` read the tools' files; :func:`check_report` raises
 :class:`BuildError` when the design misses timing.
 """
@@ -15,7 +17,6 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
@@ -23,9 +24,10 @@ import platformdirs
 from ..hdl.memory import YOSYS_SCRIPT
 from ..model.config import Config
 from ..toolchain import openfpgaloader_path, require
-from .targets import Board, board, check_fit, cycles_per_step
+from .target import Target
+from .targets import check_fit, cycles_per_step
 
-__all__ = ["BuildError", "build", "toolchain_env", "script_after_read", "parse_nextpnr_report", "parse_yosys_stat",
+__all__ = ["BuildError", "build", "toolchain_env", "parse_nextpnr_report", "parse_yosys_stat",
            "check_report", "yowasp_cache_dir"]
 
 NEXTPNR_SEED = 1
@@ -66,15 +68,6 @@ def toolchain_env(family: str) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- parsing
-def script_after_read(family: str) -> str:
-    """Yosys commands run on the design before synthesis: the core's read/write
-    collisions are don't-care (:data:`~rtrledit.hdl.memory.YOSYS_SCRIPT`); on iCE40 the
-    S banks marked ``ram_style = "huge"`` lose their (all-zero) initial content, which
-    Yosys cannot give an SPRAM (the core clears S after reset instead)."""
-    spram = "delete t:$meminit_v2 r:MEMID=*spram* %i; " if family == "ice40" else ""
-    return spram + YOSYS_SCRIPT
-
-
 def parse_nextpnr_report(path: Path) -> dict:
     """nextpnr's ``--report`` JSON: {"utilization": {bel: (used, available)}, "fmax":
     {clock: (achieved MHz, constraint MHz)}}."""
@@ -142,24 +135,20 @@ def check_report(rep: dict) -> None:
 
 
 # --------------------------------------------------------------------------- build
-@dataclass
-class BuildResult:
-    report: dict
-    bitstream: Path
-
-
-def build(cfg: Config, lanes: int, board_name: str, out_dir: Path, freq_mhz: float | None = None,
-          baud: int = 115200, seed: int = NEXTPNR_SEED, check_timing: bool = True) -> dict:
-    """Build the bitstream for ``board_name`` into ``out_dir``; return the report dict.
+def build(cfg: Config, target: Target, out_dir: Path, seed: int = NEXTPNR_SEED,
+          check_timing: bool = True) -> dict:
+    """Build the bitstream for ``target`` (which names a board) into ``out_dir``; return
+    the report dict (also in ``report.json``; the target in ``target.json``).
 
     Raises BuildError (a ValueError) when the estimate refuses the configuration, a tool
     fails (e.g. the placer runs out of cells), or — with ``check_timing`` — Fmax is below
     the target clock (the report is attached to the exception and written anyway).
     """
     from .top import BoardTop
-    brd: Board = board(board_name)
-    est = check_fit(cfg, lanes, brd)
-    top = BoardTop(cfg, lanes, brd, None if freq_mhz is None else freq_mhz * 1e6, baud)
+    est = check_fit(cfg, target)                 # refuses a target without a board
+    brd, lanes, freq_mhz = target.device, target.lanes, target.clock_mhz
+    top = BoardTop(cfg, lanes, brd, None if freq_mhz is None else freq_mhz * 1e6, target.baud,
+                   fifo_depth=target.fifo_depth)
     if freq_mhz is not None and abs(top.freq_hz / 1e6 - freq_mhz) > 0.01 * freq_mhz:
         raise BuildError(f"--freq {freq_mhz:g} MHz: the {brd.name} PLL can make "
                          f"{top.freq_hz / 1e6:.3f} MHz at best; ask for that")
@@ -168,7 +157,7 @@ def build(cfg: Config, lanes: int, board_name: str, out_dir: Path, freq_mhz: flo
     env = toolchain_env(brd.family)
     name = "top"
     opts = {"nextpnr_opts": f"--seed {seed} --report {name}.report.json --timing-allow-fail"}
-    opts["script_after_read"] = script_after_read(brd.family)
+    opts["script_after_read"] = YOSYS_SCRIPT
     if brd.family == "ice40":
         opts["synth_opts"] = "-dsp -spram"        # DSPs for the multipliers, SPRAM
     plat = brd.platform_class()()
@@ -192,7 +181,7 @@ def build(cfg: Config, lanes: int, board_name: str, out_dir: Path, freq_mhz: flo
     clk, fmax, constraint = _fmax_of(npr)
     bit = out_dir / (f"{name}.bin" if brd.family == "ice40" else f"{name}.bit")
     target = top.freq_hz / 1e6
-    cps = cycles_per_step(cfg, lanes, learn=True, family=brd.family)
+    cps = cycles_per_step(cfg, target, learn=True)
     rep = {
         "board": brd.name, "device": brd.device, "family": brd.family,
         "hidden": cfg.n, "inputs": cfg.m, "outputs": cfg.p, "approx": cfg.approx,
@@ -203,15 +192,16 @@ def build(cfg: Config, lanes: int, board_name: str, out_dir: Path, freq_mhz: flo
         "cycles_per_step": cps,
         "learning_steps_per_s": round(target * 1e6 / cps, 1),
         "learning_steps_per_s_at_fmax": round(fmax * 1e6 / cps, 1),
-        "uart_baud": baud, "uart_divisor": top.divisor,
+        "uart_baud": target.baud, "uart_divisor": top.divisor,
         "pll": dict(top.pll) if top.pll else None,
-        "estimate": est.to_dict(),
+        "estimate": est.to_dict(), "target": target.to_dict(),
         "bitstream": str(bit), "bitstream_sha256": hashlib.sha256(bit.read_bytes()).hexdigest(),
         "nextpnr_seed": seed, "build_seconds": round(seconds, 1),
         "yowasp_cache": env["YOWASP_CACHE_DIR"], "tools": _versions(),
         "logs": {"yosys": str(out_dir / f"{name}.rpt"), "nextpnr": str(out_dir / f"{name}.tim"),
                  "nextpnr_report": str(out_dir / f"{name}.report.json")},
     }
+    target.write(out_dir)
     (out_dir / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
     if check_timing:
         check_report(rep)

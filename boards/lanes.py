@@ -30,8 +30,9 @@ from pathlib import Path
 from ..hdl.core import max_lanes
 from ..model.config import Config
 from ..toolchain import require
-from .build import script_after_read
-from .targets import Board, check_fit
+from ..hdl.memory import YOSYS_SCRIPT
+from .target import Target
+from .targets import check_fit
 
 __all__ = ["LUT_FILL", "LaneChoice", "synth_cells", "auto_lanes"]
 
@@ -66,7 +67,7 @@ def synth_cells(cfg: Config, lanes: int, family: str) -> dict[str, int]:
         script, dsp = "synth_ice40 -dsp -spram -top top", "SB_MAC16"
     else:
         script, dsp = "synth_ecp5 -top top", "MULT18X18D"
-    script = f"{script_after_read(family)}; {script}"
+    script = f"{YOSYS_SCRIPT}; {script}"
     tool, args, cell = _PACK[family]
     yosys, pnr = require("yosys"), require(tool)
     with tempfile.TemporaryDirectory() as tmp:       # YoWASP sees the working folder only
@@ -94,31 +95,37 @@ class LaneChoice:
     luts: int           # logic cells at ``lanes`` after synthesis and packing
 
 
-def _fits(cfg: Config, lanes: int, brd: Board) -> str | None:
+def _fits(cfg: Config, target: Target) -> str | None:
     """None when the estimate fits, else its one-line reason."""
     try:
-        check_fit(cfg, lanes, brd)
+        check_fit(cfg, target)
     except ValueError as e:
         return str(e)
     return None
 
 
-def auto_lanes(cfg: Config, brd: Board) -> LaneChoice:
-    """The most lanes that fit ``brd`` by the estimate, with the reason more do not.
-    ValueError when not even one lane fits."""
+def auto_lanes(cfg: Config, target: Target) -> LaneChoice:
+    """The most lanes that fit the ``target``'s board by the estimate (its own ``lanes``
+    ignored), with the reason more do not. ValueError when not even one lane fits."""
+    brd = target.device
+    if target.board is None:
+        raise ValueError("--lanes auto needs --board (the board whose resources it fills)")
     top = max_lanes(cfg)
-    why = _fits(cfg, 1, brd)
+
+    def _fits_at(L: int) -> str | None:
+        return _fits(cfg, target.replace(lanes=L))
+    why = _fits_at(1)
     if why:
         raise ValueError(f"--lanes auto: not even one lane fits: {why}")
     lo, hi = 1, top                     # lo fits; find the largest that fits the estimate
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _fits(cfg, mid, brd) is None:
+        if _fits_at(mid) is None:
             lo = mid
         else:
             hi = mid - 1
     by_est = lo
-    est_reason = (f"{by_est + 1} would not fit: {_fits(cfg, by_est + 1, brd)}" if by_est < top
+    est_reason = (f"{by_est + 1} would not fit: {_fits_at(by_est + 1)}" if by_est < top
                   else f"the {cfg.approx} engine takes at most {top} for n = {cfg.n}, m = {cfg.m}")
     fill = LUT_FILL[brd.family]
     cap = int(fill * brd.resources["lut"])

@@ -8,8 +8,9 @@ from __future__ import annotations
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
+from ..boards.target import Target, device_of
 from ..model.config import Config
-from .memory import ports, ram
+from .memory import ports, ram, use_huge
 from .requant import Requantiser
 from .sweep import engine_signature
 
@@ -22,11 +23,11 @@ def snap1_cycles(cfg: Config, spram: bool = False) -> int:
     return 2 * cfg.n * cfg.q + 4 if spram else cfg.n * cfg.q + 5
 
 
-def snap1_spram(cfg: Config, target: str | None) -> bool:
-    """The default of :class:`Snap1Engine`'s ``spram``: on iCE40, when s (n·q words of at
-    most 16 bits, at most 16K) would take more than 8 EBR (32 kbit)."""
-    nq, w = cfg.n * cfg.q, cfg.formats.S.w
-    return target == "ice40" and w <= 16 and 8 * 4096 < nq * w and nq <= 16384
+def snap1_spram(cfg: Config, target: Target | str | None) -> bool:
+    """The default of :class:`Snap1Engine`'s ``spram``: the memory rule
+    (:func:`~rtrledit.hdl.memory.use_huge`, kind ``"snap1_s"``) for s, n·q words of
+    format S, on the ``target``'s device."""
+    return use_huge("snap1_s", cfg.n * cfg.q, cfg.formats.S.w, device_of(target))
 
 
 class Snap1Engine(wiring.Component):
@@ -54,16 +55,17 @@ class Snap1Engine(wiring.Component):
     Parameters
     ----------
     cfg : Config
-    target : str, optional
-        ``"ice40"`` or ``"ecp5"`` (only used for the default of ``spram``).
+    target : Target or str, optional
+        What the core is built for, or a family name (only used for the default of
+        ``spram``).
     spram : bool, optional
-        Single-port S (named ``spram``, ``ram_style = "huge"``: an SB_SPRAM256KA on the
-        UP5K): a column is issued every other cycle so that its read never meets a
-        write-back. Power-up content undefined: the core clears S after reset. Default:
-        :func:`snap1_spram`.
+        Single-port S (``ram(huge=True)``: an SB_SPRAM256KA on the UP5K): a column is
+        issued every other cycle so that its read never meets a write-back. Power-up
+        content undefined: the core clears S after reset. Default: :func:`snap1_spram`.
     """
 
-    def __init__(self, cfg: Config, target: str | None = None, spram: bool | None = None) -> None:
+    def __init__(self, cfg: Config, target: Target | str | None = None,
+                 spram: bool | None = None) -> None:
         if cfg.approx != "snap1":
             raise ValueError(f"Snap1Engine parameter 'cfg.approx' must be 'snap1', got {cfg.approx!r}")
         self.cfg = cfg
@@ -85,7 +87,7 @@ class Snap1Engine(wiring.Component):
         wrap, r = cfg.overflow == "wrap", cfg.r_sens
         md = Module()
         smem = self.smem
-        md.submodules["spram" if self.spram else "smem"] = smem
+        md.submodules.smem = smem
         s_rd, s_wr = ports(md, smem)
         rq1 = Requantiser(cfg.acc_widths["u"], fm.P.f, fm.S.w, r, wrap)
         rq2 = Requantiser(fm.S.w + fm.F.w, fm.F.f, fm.S.w, r, wrap)

@@ -7,10 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from rtrledit.boards.targets import BOARDS, board, check_fit, cycles_per_step
+from rtrledit.boards.target import BOARDS, TARGET_FILE, Target
+from rtrledit.boards.targets import check_fit, cycles_per_step
 from rtrledit.model import Config
 from rtrledit.model.config import ACTIVATIONS, APPROXIMATIONS
-from rtrledit.options import add_lanes_argument, lanes_from_args
+from rtrledit.options import add_lanes_argument, target_from_args
 
 __all__ = ["add_arguments", "main", "config_from_args", "format_report"]
 
@@ -26,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_lanes_argument(p, board_option=False)
     p.add_argument("--freq", type=float, metavar="MHZ",
                    help="core clock (default: the board's: 6 MHz iCEBreaker = 12 MHz / 2, 20 MHz ULX3S via the PLL)")
-    p.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
+    p.add_argument("--baud", type=int, default=Target.baud, help=f"UART baud rate (default {Target.baud})")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     p.add_argument("-o", "--out", type=Path, metavar="DIR",
                    help="build directory (default build/<board>)")
@@ -64,28 +65,29 @@ def format_report(r: dict) -> str:
         lines.append(f"  RAM         {r['bram']}/{r['bram_available']} DP16KD")
     lines.append(f"  speed       {r['cycles_per_step']} cycles/step -> "
                  f"{r['learning_steps_per_s']:,.0f} learning steps/s at {r['target_mhz']:.3f} MHz")
-    lines.append(f"  UART        {r['uart_baud']} baud; report {Path(r['bitstream']).parent / 'report.json'}")
+    folder = Path(r["bitstream"]).parent
+    lines.append(f"  UART        {r['uart_baud']} baud; report {folder / 'report.json'}, "
+                 f"target {folder / TARGET_FILE}")
     return "\n".join(lines)
 
 
 def main(args: argparse.Namespace) -> int:
     from rtrledit.boards.build import BuildError, build
     cfg = config_from_args(args)
-    brd = board(args.board)
-    args.lanes = lanes_from_args(args, cfg, quiet=args.json)
+    target = target_from_args(args, cfg, quiet=args.json)
+    brd = target.device
     if args.estimate:
-        est = check_fit(cfg, args.lanes, brd)
-        out = {"board": brd.name, "fits": True, "lanes": args.lanes, **est.to_dict(),
+        est = check_fit(cfg, target)
+        out = {"board": brd.name, "fits": True, "lanes": target.lanes, **est.to_dict(),
                "dsp_available": brd.resources["dsp"], "bram_available": brd.resources["bram"],
-               "cycles_per_step": cycles_per_step(cfg, args.lanes, family=brd.family)}
+               "cycles_per_step": cycles_per_step(cfg, target), "target": target.to_dict()}
         print(json.dumps(out) if args.json else
               f"{brd.name}: estimate fits ({est.dsp}/{brd.resources['dsp']} multipliers, "
               f"{est.bram_min}..{est.bram}/{brd.resources['bram']} block RAMs)")
         return 0
     out_dir = args.out or Path("build") / brd.name
     try:
-        rep = build(cfg, args.lanes, brd.name, out_dir, freq_mhz=args.freq, baud=args.baud,
-                    seed=args.seed)
+        rep = build(cfg, target, out_dir, seed=args.seed)
     except BuildError as e:
         if e.report is not None:
             print(json.dumps(e.report) if args.json else format_report(e.report))

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rtrledit.options import add_config_arguments, add_lanes_argument, config_from_args, lanes_from_args
+from rtrledit.options import add_config_arguments, add_lanes_argument, config_from_args, target_from_args
 
 __all__ = ["add_arguments", "main"]
 
@@ -27,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
     from rtrledit.sim.runner import generate, lint
 
     cfg = config_from_args(args)
-    args.lanes = lanes_from_args(args, cfg, quiet=args.json)
+    args.lanes = target_from_args(args, cfg, quiet=args.json).lanes
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".generate-") as tmp:

@@ -1,14 +1,16 @@
-"""Command-line options shared by the sub-commands: which Config to use."""
+"""Command-line options shared by the sub-commands: which Config to use, and the
+:class:`~rtrledit.boards.target.Target` (board, lanes, clock) it is built for."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from rtrledit.boards.target import BOARDS, Target
 from rtrledit.model import Config
 from rtrledit.model.config import ACTIVATIONS, APPROXIMATIONS
 
-__all__ = ["add_config_arguments", "config_from_args", "add_lanes_argument", "lanes_from_args"]
+__all__ = ["add_config_arguments", "config_from_args", "add_lanes_argument", "target_from_args"]
 
 
 def add_config_arguments(p: argparse.ArgumentParser, sizes: bool = True) -> None:
@@ -60,23 +62,27 @@ def add_lanes_argument(p: argparse.ArgumentParser, board_option: bool = True) ->
                    help="lanes of the sweep engine (default 1); auto: the most that the "
                         "estimate says fit the board (synthesises the design)")
     if board_option:
-        from rtrledit.boards.targets import BOARDS
         p.add_argument("--board", choices=list(BOARDS), help="the board --lanes auto fits to")
 
 
-def lanes_from_args(args: argparse.Namespace, cfg: Config, quiet: bool = False) -> int:
-    """--lanes as a number; for 'auto' the most that fit --board, printed with the reason
-    (on stderr with ``quiet``, so that --json output stays one object)."""
+def target_from_args(args: argparse.Namespace, cfg: Config, quiet: bool = False) -> Target:
+    """The Target of --board, --lanes and (where the command has them) --freq and --baud.
+    --lanes auto becomes the most lanes that fit --board, printed with the reason (on
+    stderr with ``quiet``, so that --json output stays one object)."""
+    if args.lanes != "auto" and args.lanes < 1:
+        raise ValueError(f"--lanes must be >= 1 or auto, got {args.lanes}")
+    extra = {"clock_mhz": getattr(args, "freq", None)}
+    if getattr(args, "baud", None) is not None:
+        extra["baud"] = args.baud
+    target = Target(board=getattr(args, "board", None),
+                    lanes=1 if args.lanes == "auto" else args.lanes, **extra)
     if args.lanes != "auto":
-        if args.lanes < 1:
-            raise ValueError(f"--lanes must be >= 1 or auto, got {args.lanes}")
-        return args.lanes
-    if getattr(args, "board", None) is None:
+        return target
+    if target.board is None:
         raise ValueError("--lanes auto needs --board (the board whose resources it fills)")
     import sys
 
     from rtrledit.boards.lanes import auto_lanes
-    from rtrledit.boards.targets import board
-    choice = auto_lanes(cfg, board(args.board))
-    print(f"--lanes auto for {args.board}: {choice.reason}", file=sys.stderr if quiet else sys.stdout)
-    return choice.lanes
+    choice = auto_lanes(cfg, target)
+    print(f"--lanes auto for {target.board}: {choice.reason}", file=sys.stderr if quiet else sys.stdout)
+    return target.replace(lanes=choice.lanes)

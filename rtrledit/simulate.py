@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rtrledit.model import FixedRTRL, init_params, load_checkpoint
 from rtrledit.model.tasks import TASKS, get_task
-from rtrledit.options import add_config_arguments, add_lanes_argument, config_from_args, lanes_from_args
+from rtrledit.options import add_config_arguments, add_lanes_argument, config_from_args, target_from_args
 
 __all__ = ["add_arguments", "main"]
 
@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
         th, V, c = init_params(cfg.n, cfg.m, cfg.p, seed=args.seed)
         params = FixedRTRL.from_float(cfg, th, V, c).params()
     model = FixedRTRL(cfg, **params)                # validates the parameters
-    args.lanes = lanes_from_args(args, cfg, quiet=args.json)
+    args.lanes = target_from_args(args, cfg, quiet=args.json).lanes
     xs, ds = model.quantise_inputs(task.xs, task.ds)
     T = task.steps
     infer = T if args.no_learn else (T // 10 if T >= 2 else 0)

@@ -9,6 +9,7 @@ from amaranth.sim import Simulator
 
 from rtrledit.boards import protocol as P
 from rtrledit.boards.hostsim import Host, UartLink
+from rtrledit.boards.target import Target
 from rtrledit.boards.targets import cycles_per_step
 from rtrledit.boards.top import BoardTop
 from rtrledit.hdl.regmap import ID_MAGIC, pack, register_map
@@ -129,7 +130,7 @@ def test_cycles_per_step_formula(cfg, lanes):
     """targets.cycles_per_step (used for the steps/s in build reports) equals the measured
     time between sample acceptances with the stream always full."""
     measured = measured_cycles_per_step(cfg, lanes)
-    assert measured == cycles_per_step(cfg, lanes, learn=True)
+    assert measured == cycles_per_step(cfg, Target(lanes=lanes), learn=True)
     assert measured == hardware_cost(cfg, lanes)["cycles_per_step"]   # the exploration's too
 
 

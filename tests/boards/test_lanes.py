@@ -10,6 +10,7 @@ import pytest
 
 from rtrledit.boards import lanes as lanes_mod
 from rtrledit.boards.lanes import LUT_FILL, auto_lanes, synth_cells
+from rtrledit.boards.target import Target
 from rtrledit.boards.targets import BOARDS, check_fit
 from rtrledit.cli import main
 from rtrledit.hdl.core import max_lanes
@@ -19,13 +20,16 @@ CFG = Config(hidden=2, inputs=1)          # small: each synthesis takes seconds
 UP5K = BOARDS["icebreaker"]
 
 
-def _board(lut: int):
-    return dataclasses.replace(UP5K, resources={**UP5K.resources, "lut": lut})
+def _board(monkeypatch, lut: int) -> Target:
+    """A Target on a board like the UP5K with ``lut`` logic cells, in the table for the test."""
+    brd = dataclasses.replace(UP5K, name="up5k-like", resources={**UP5K.resources, "lut": lut})
+    monkeypatch.setitem(BOARDS, brd.name, brd)
+    return Target(board=brd.name)
 
 
-def _fits(cfg, L, brd) -> bool:
+def _fits(cfg, target) -> bool:
     try:
-        check_fit(cfg, L, brd)
+        check_fit(cfg, target)
     except ValueError:
         return False
     return True
@@ -42,10 +46,10 @@ def test_the_search_finds_what_a_scan_finds(monkeypatch, base, per, bend):
         return {"lut": base + per * (L - 1) + bend * (L - 1) ** 2, "dsp": 0}
     monkeypatch.setattr(lanes_mod, "synth_cells", fake)
     cfg = Config(hidden=3, inputs=1)
-    brd = _board(5280)
+    brd = _board(monkeypatch, 5280)
     cap = int(LUT_FILL['ice40'] * 5280)
     want = max(L for L in range(1, max_lanes(cfg) + 1)
-               if _fits(cfg, L, brd) and fake(cfg, L, "ice40")["lut"] <= cap)
+               if _fits(cfg, brd.replace(lanes=L)) and fake(cfg, L, "ice40")["lut"] <= cap)
     want_luts = fake(cfg, want, "ice40")["lut"]
     calls.clear()
     choice = auto_lanes(cfg, brd)
@@ -56,12 +60,12 @@ def test_the_search_finds_what_a_scan_finds(monkeypatch, base, per, bend):
 def test_not_even_one_lane_is_refused(monkeypatch):
     monkeypatch.setattr(lanes_mod, "synth_cells", lambda c, L, f: {"lut": 10 ** 6, "dsp": 0})
     with pytest.raises(ValueError, match="not even one lane fits"):
-        auto_lanes(CFG, UP5K)
+        auto_lanes(CFG, Target(board=UP5K.name))
 
 
 @pytest.mark.slow        # two real syntheses (~45 s each); test_build checks Yosys' DSPs too
-def test_multipliers_bind_when_logic_is_plenty():
-    big = _board(10 ** 6)
+def test_multipliers_bind_when_logic_is_plenty(monkeypatch):
+    big = _board(monkeypatch, 10 ** 6)
     choice = auto_lanes(CFG, big)
     L = choice.lanes
     assert 1 <= L < max_lanes(CFG)
@@ -72,10 +76,10 @@ def test_multipliers_bind_when_logic_is_plenty():
 
 
 @pytest.mark.slow
-def test_logic_binds_on_a_smaller_device():
+def test_logic_binds_on_a_smaller_device(monkeypatch):
     one, two = (synth_cells(CFG, L, "ice40")["lut"] for L in (1, 2))
     lut = int((two + 0.5 * (two - one)) / LUT_FILL['ice40']) + 1      # room for about 2.5 lanes
-    choice = auto_lanes(CFG, _board(lut))
+    choice = auto_lanes(CFG, _board(monkeypatch, lut))
     cap = int(LUT_FILL['ice40'] * lut)
     assert choice.lanes == 2 and choice.luts == two <= cap
     assert synth_cells(CFG, 3, "ice40")["lut"] > cap
@@ -121,6 +125,6 @@ def test_the_fill_is_the_family_s(monkeypatch):
     """The ECP5 gets its own (lower, routing-bound) share of the LUTs."""
     monkeypatch.setattr(lanes_mod, "synth_cells", lambda c, L, f: {"lut": 2000 * L, "dsp": 0})
     ecp5 = BOARDS["ulx3s-85f"]
-    choice = auto_lanes(Config(hidden=8, inputs=4), ecp5)
+    choice = auto_lanes(Config(hidden=8, inputs=4), Target(board=ecp5.name))
     assert choice.lanes == int(LUT_FILL["ecp5"] * ecp5.resources["lut"]) // 2000
     assert f"{LUT_FILL['ecp5']:.0%}" in choice.reason

@@ -8,6 +8,7 @@ from amaranth.sim import Simulator
 from rtrledit.boards.build import (BuildError, check_report, parse_nextpnr_report,
                                    parse_yosys_stat, summarise)
 from rtrledit.boards.pll import ecp5_pll, ice40_pll
+from rtrledit.boards.target import Target
 from rtrledit.boards.targets import BOARDS, board, check_fit, estimate
 from rtrledit.boards.uart import UARTRx, UARTTx, divisor_for
 from rtrledit.model.config import Config
@@ -45,7 +46,7 @@ def test_ecp5_pll(want):
 
 def test_estimate_counts_multipliers_and_memories():
     cfg = Config(hidden=4, inputs=4)
-    e = estimate(cfg, 2, board("icebreaker"))
+    e = estimate(cfg, Target(board="icebreaker", lanes=2))
     assert e.dsp == 2 + 2            # one multiplier per lane, forward and update units
     # S banks: 2 lanes of n·ceil(nq/L) = 4·18 words
     assert any("bank" in p and d == 72 for p, d, w, b in e.mems)
@@ -54,10 +55,10 @@ def test_estimate_counts_multipliers_and_memories():
 
 def test_estimate_refuses_with_resource_and_excess():
     with pytest.raises(ValueError, match=r"10 multipliers.*8 SB_MAC16 \(2 too many\)"):
-        check_fit(Config(hidden=16, inputs=4), 8, board("icebreaker"))
+        check_fit(Config(hidden=16, inputs=4), Target(board="icebreaker", lanes=8))
     with pytest.raises(ValueError, match=r"block RAMs.*too many"):
-        check_fit(Config(hidden=32, inputs=4), 3, board("icebreaker"))
-    check_fit(Config(hidden=32, inputs=4), 32, board("ulx3s-85f"))
+        check_fit(Config(hidden=32, inputs=4), Target(board="icebreaker", lanes=3))
+    check_fit(Config(hidden=32, inputs=4), Target(board="ulx3s-85f", lanes=32))
 
 
 @pytest.mark.parametrize("hidden,approx,ebr_placed", [(4, "exact", 14), (8, "exact", 21),
@@ -65,17 +66,17 @@ def test_estimate_refuses_with_resource_and_excess():
 def test_block_ram_lower_bound_holds_for_real_ice40_builds(hidden, approx, ebr_placed):
     """The EBR counts nextpnr placed for these iCEBreaker builds (L = 1, docs/boards.md)
     are at least the estimate's lower bound, so the estimate refuses nothing that fits..."""
-    e = estimate(Config(hidden=hidden, inputs=4, approx=approx), 1, board("icebreaker"))
+    e = estimate(Config(hidden=hidden, inputs=4, approx=approx), Target(board="icebreaker", lanes=1))
     assert e.bram_min <= ebr_placed <= 30
 
 
 def test_s_banks_go_to_spram_when_they_do_not_fit_ebr():
     """Exact n = 16 on one UP5K lane: with S in EBR nextpnr could not place it (41 of 30
     EBR; the 5,376-word bank alone takes 21). Its bank is an SPRAM now, so it fits."""
-    e = check_fit(Config(hidden=16, inputs=4), 1, board("icebreaker"))
+    e = check_fit(Config(hidden=16, inputs=4), Target(board="icebreaker", lanes=1))
     assert e.spram == 1 and e.bram_min <= 30
     assert not any(d == 5376 for _, d, _, _ in e.mems)
-    assert estimate(Config(hidden=16, inputs=4), 1, board("ulx3s-85f")).spram == 0
+    assert estimate(Config(hidden=16, inputs=4), Target(board="ulx3s-85f", lanes=1)).spram == 0
 
 
 def test_divisor():

@@ -6,18 +6,19 @@ test shows the poison works on a memory that does use a collided read; the other
 whole-core jobs of every class (exact and SnAp-1, both activations, several lanes, S and
 G in single-port RAMs, host accesses, resets, stalls) poisoned and require them to stay
 bit-exact with the integer model; the last runs a build's own Yosys script and checks
-that it marks exactly the core's memories."""
+that it marks exactly the core's memories, and takes the initial content of exactly the
+huge ones, by attribute."""
 
 import contextlib
+import json
 import subprocess
 
 import pytest
 from amaranth.hdl import Module, Signal, signed
 from amaranth.sim import Simulator
 
-from rtrledit.boards.build import script_after_read
 from rtrledit.hdl.core import Core
-from rtrledit.hdl.memory import NO_RW_COLLISION, poisoned_collisions, ports, ram
+from rtrledit.hdl.memory import NO_RW_COLLISION, YOSYS_SCRIPT, poisoned_collisions, ports, ram
 from rtrledit.model.config import Config
 from rtrledit.sim.amaranth_tb import AmaranthDriver
 from rtrledit.sim.execute import execute
@@ -115,19 +116,29 @@ def test_poison_seeds_cover_the_classes():
     assert {"approx=exact", "approx=snap1", "activation=hardtanh", "activation=tanh"} <= seen, seen
 
 
-def test_build_script_marks_the_core_memories(tmp_path):
-    """The build's own script_after_read on a core: every memory of the core but the
-    counters' (transparent by design) gets an undefined collision, nothing else does."""
+@pytest.mark.parametrize("spram", [False, True])
+def test_build_script_marks_the_core_memories(tmp_path, spram):
+    """The build's own script on a core: every memory of the core but the counters'
+    (transparent by design) gets an undefined collision, nothing else does; the huge
+    memories (with ``spram``: the two S banks and G), and only they, lose their initial
+    content, which Amaranth writes as zeros."""
     from amaranth.back import rtlil
-    core = Core(Config(hidden=3, inputs=2, outputs=1), 2, target="ice40")
+    core = Core(Config(hidden=3, inputs=2, outputs=1), 2, target="ice40", spram=spram)
     (tmp_path / "core.il").write_text(rtlil.convert(core, name="core"))
     log = tmp_path / "y.log"
     subprocess.run([require("yosys"), "-q", "-l", log.name, "-p",      # YoWASP sees the cwd only
-                    f"read_rtlil core.il; {script_after_read('ice40')}; "
+                    f"read_rtlil core.il; {YOSYS_SCRIPT}; "
                     f"select -count t:$mem_v2 a:{NO_RW_COLLISION} %i r:RD_COLLISION_X_MASK=1'1 %i; "
-                    "select -count t:$mem_v2 r:RD_COLLISION_X_MASK=1'1 %i; select -count t:$mem_v2"],
+                    "select -count t:$mem_v2 r:RD_COLLISION_X_MASK=1'1 %i; select -count t:$mem_v2; "
+                    "write_json core.json"],
                    cwd=tmp_path, check=True, capture_output=True)
     counts = [int(ln.split()[0]) for ln in log.read_text().splitlines() if ln.endswith("objects.")]
     # W, [U | b], V, c, G; z, h, φ', ĉ; per lane a buffer, a z copy and an S bank: 15;
     # plus the counters' RAM
     assert counts == [15, 15, 16], counts
+    mems = [c for mod in json.loads((tmp_path / "core.json").read_text())["modules"].values()
+            for c in mod["cells"].values() if c["type"] == "$mem_v2"]
+    undefined = [c for c in mems if set(c["parameters"]["INIT"]) == {"x"}]
+    huge = [c for c in mems if c["attributes"].get("ram_style") == "huge"]
+    assert len(huge) == (3 if spram else 0) and undefined == huge
+    assert all(set(c["parameters"]["INIT"]) == {"0"} for c in mems if c not in huge)

@@ -48,8 +48,8 @@ from .requant import dequantise
 
 __all__ = ["DEFAULT_GRID", "Grid", "Point", "load_grid", "hardware_cost", "pareto_front",
            "evaluate_point", "float_learning", "float_gradients", "run_exploration", "SweepResult",
-           "load_results", "write_table", "TABLE_COLUMNS", "CURVE_POINTS",
-           "within"]
+           "RESULTS_LOG", "load_results", "repair_log", "append_record", "write_table",
+           "TABLE_COLUMNS", "CURVE_POINTS", "within"]
 
 #: The default grid: small enough to finish in well under two minutes on two cores.
 DEFAULT_GRID: dict[str, Any] = {
@@ -428,7 +428,7 @@ def load_results(out_dir: str | Path) -> dict[str, dict[str, Any]]:
     return recs
 
 
-def _repair_log(path: Path) -> None:
+def repair_log(path: Path) -> None:
     """Cut a torn last line (an interrupted write) so the next record starts a line."""
     if not path.exists():
         return
@@ -438,7 +438,8 @@ def _repair_log(path: Path) -> None:
             fh.truncate(data.rfind(b"\n") + 1)
 
 
-def _append(path: Path, rec: dict[str, Any]) -> None:
+def append_record(path: Path, rec: dict[str, Any]) -> None:
+    """Append ``rec`` to the log at ``path`` as one JSON line, flushed to disk."""
     with open(path, "a") as fh:
         fh.write(json.dumps(rec, default=_json_default) + "\n")
         fh.flush()
@@ -573,7 +574,7 @@ def run_exploration(grid: Grid, out_dir: str | Path, client=None, scheduler: str
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     log = out_dir / RESULTS_LOG
-    _repair_log(log)
+    repair_log(log)
     done = load_results(out_dir)
     todo = [p for p in points if p.id not in done
             or (retry_failed and done[p.id]["status"] == "failed")]
@@ -582,7 +583,7 @@ def run_exploration(grid: Grid, out_dir: str | Path, client=None, scheduler: str
     new_invalid = [p for p in todo if p.cfg is None]
     for p in new_invalid:
         done[p.id] = invalid_record(p)
-        _append(log, done[p.id])
+        append_record(log, done[p.id])
         if progress:
             progress(1)
     runnable = [p for p in todo if p.cfg is not None]
@@ -641,7 +642,7 @@ def _submit_all(client, runnable: list[Point], done: dict, log: Path, progress) 
                 why = f"{type(e).__name__}: {e}"
             rec = failed_record(p, f"worker: {why}")
         done[p.id] = rec
-        _append(log, rec)
+        append_record(log, rec)
         n += 1
         f.release()
         if progress:

@@ -25,6 +25,7 @@ COMMANDS = {
     "simulate": ("rtrledit.simulate", "run a task on the simulated core against the integer model"),
     "run": ("rtrledit.run", "stream a task to a board (or the simulated device): predict, learn, save"),
     "doctor": ("rtrledit.doctor", "list the external tools the commands use, what works, how to install the rest"),
+    "verify": ("rtrledit.verify", "random configs on the simulated core (Verilator, Icarus) against the integer model"),
 }
 
 

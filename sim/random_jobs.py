@@ -20,7 +20,7 @@ from ..model.tasks import get_task
 from .job import Job, Segment, Stalls
 
 __all__ = ["MAX_HIDDEN", "MIN_STEPS", "random_config", "random_lanes", "random_stalls",
-           "random_job", "random_batch", "features", "ALL_FEATURES"]
+           "random_job", "random_batch", "features", "stall_kind", "ALL_FEATURES"]
 
 #: the largest hidden size :func:`random_config` draws
 MAX_HIDDEN = 12
@@ -161,10 +161,14 @@ def features(job: Job) -> set[str]:
             out.add("new learning rates")
         if seg.clear_sat:
             out.add("clear saturation")
-    st = job.stalls
-    out.add("no stalls" if not st.any else "valid gaps and ready-low runs"
-            if st.idle and st.backpressure else "valid gaps" if st.idle else "ready-low runs")
+    out.add(stall_kind(job.stalls))
     return out
+
+
+def stall_kind(st: Stalls) -> str:
+    """Which streams ``st`` stalls, in words (one of the stall classes of :func:`features`)."""
+    return ("no stalls" if not st.any else "valid gaps and ready-low runs"
+            if st.idle and st.backpressure else "valid gaps" if st.idle else "ready-low runs")
 
 
 #: every class above: a default run's jobs must cover all of them

@@ -71,7 +71,9 @@ class BoardTop(Elaboratable):
                              fifo_depth=fifo_depth)
         self.rx = Signal(init=1)
         self.tx = Signal(init=1)
-        self.led_alive, self.led_learn, self.led_sat = Signal(), Signal(), Signal()
+        self.led_alive = Signal(name="led_alive")
+        self.led_learn = Signal(name="led_learn")
+        self.led_sat = Signal(name="led_sat")
 
     def elaborate(self, platform) -> Module:
         m = Module()

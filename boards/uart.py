@@ -1,6 +1,6 @@
 """8N1 UART receiver and transmitter (the board's USB-serial bridge).
 
-``divisor`` is clock cycles per bit (clock / baud, rounded); at least 4.
+``divisor`` is clock cycles per bit (clock / baud, rounded); at least :data:`MIN_DIVISOR`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,17 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["UARTRx", "UARTTx", "divisor_for"]
+__all__ = ["UARTRx", "UARTTx", "divisor_for", "MIN_DIVISOR"]
+
+#: The fewest clock cycles per bit (the receiver samples mid-bit).
+MIN_DIVISOR = 4
 
 
 def divisor_for(clk_hz: float, baud: int) -> int:
-    """Cycles per bit; ValueError when the rate error exceeds 2 % or the divisor is < 4."""
+    """Cycles per bit; ValueError when the rate error exceeds 2 % or the divisor is below
+    :data:`MIN_DIVISOR`."""
     div = round(clk_hz / baud)
-    if div < 4:
+    if div < MIN_DIVISOR:
         raise ValueError(f"baud rate {baud} too fast for a {clk_hz / 1e6:g} MHz clock")
     err = abs(clk_hz / div - baud) / baud
     if err > 0.02:
@@ -30,8 +34,8 @@ class UARTRx(wiring.Component):
     bad stop bit is dropped and pulses ``error``. No back-pressure (a UART has none)."""
 
     def __init__(self, divisor: int) -> None:
-        if divisor < 4:
-            raise ValueError(f"UARTRx divisor must be >= 4, got {divisor}")
+        if divisor < MIN_DIVISOR:
+            raise ValueError(f"UARTRx divisor must be >= {MIN_DIVISOR}, got {divisor}")
         self.divisor = divisor
         super().__init__({"pin": In(1, init=1), "data": Out(8), "valid": Out(1), "error": Out(1)})
 
@@ -72,8 +76,8 @@ class UARTTx(wiring.Component):
     """Transmitter: takes a byte from ``data`` (a stream) when idle, sends 8N1 on ``pin``."""
 
     def __init__(self, divisor: int) -> None:
-        if divisor < 4:
-            raise ValueError(f"UARTTx divisor must be >= 4, got {divisor}")
+        if divisor < MIN_DIVISOR:
+            raise ValueError(f"UARTTx divisor must be >= {MIN_DIVISOR}, got {divisor}")
         self.divisor = divisor
         super().__init__({"data": In(stream.Signature(8)), "pin": Out(1, init=1)})
 

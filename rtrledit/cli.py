@@ -24,6 +24,7 @@ COMMANDS = {
     "generate": ("rtrledit.generate", "write the learning core's Verilog, register map and config"),
     "simulate": ("rtrledit.simulate", "run a task on the simulated core against the integer model"),
     "run": ("rtrledit.run", "stream a task to a board (or the simulated device): predict, learn, save"),
+    "board-sim": ("rtrledit.board_sim", "run the virtual board (the board top under Verilator) on a pseudo-terminal"),
     "doctor": ("rtrledit.doctor", "list the external tools the commands use, what works, how to install the rest"),
     "verify": ("rtrledit.verify", "random configs on the simulated core (Verilator, Icarus) against the integer model"),
 }

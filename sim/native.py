@@ -34,7 +34,7 @@ from .runner import TOP, VERILATOR_ARGS, core_verilog, verilator_env
 from .scoreboard import protocol_checked
 
 __all__ = ["Program", "NativeRun", "build", "compile_job", "run_program", "check",
-           "simulate_native"]
+           "simulate_native", "verilator_build"]
 
 HARNESS = Path(__file__).with_name("native_harness.cpp")
 MAGIC, VERSION = 0x4C525452, 1
@@ -199,21 +199,28 @@ def build(job: Job, build_root: str | Path | None = None) -> Path:
         return exe
     bdir.mkdir(parents=True, exist_ok=True)
     (bdir / f"{TOP}.v").write_text(text)
+    return verilator_build(bdir, TOP, "rtrl_native", [bdir / f"{TOP}.v", HARNESS])
+
+
+def verilator_build(bdir: Path, top: str, name: str, sources: list[Path]) -> Path:
+    """Verilator builds executable ``name`` of module ``top`` from ``sources`` (Verilog and
+    a C++ harness) into ``bdir/obj`` (its log: ``bdir/build.log``); its path. A half-built
+    tree is never left as ``obj``; RuntimeError when the build fails."""
     env = verilator_env(optimise=True)
-    tmp = bdir / f"obj-{os.getpid()}"              # a half-built tree is never cached
+    tmp = bdir / f"obj-{os.getpid()}"
     cmd = [shutil.which("verilator", path=env["PATH"]) or "verilator", "--cc", "--exe",
-           "--build", "-j", "1", *VERILATOR_ARGS, "-O3", "--top-module", TOP,
-           "-Mdir", str(tmp), "-o", "rtrl_native", str(bdir / f"{TOP}.v"), str(HARNESS)]
+           "--build", "-j", "1", *VERILATOR_ARGS, "-O3", "--top-module", top,
+           "-Mdir", str(tmp), "-o", name, *map(str, sources)]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     (bdir / "build.log").write_text(p.stdout + p.stderr)
     if p.returncode:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise RuntimeError(f"the native harness did not build; see {bdir / 'build.log'}")
+        raise RuntimeError(f"{name} did not build; see {bdir / 'build.log'}")
     try:
         os.rename(tmp, bdir / "obj")
     except OSError:                                # built meanwhile by another process
         shutil.rmtree(tmp, ignore_errors=True)
-    return exe
+    return bdir / "obj" / name
 
 
 def run_program(exe: str | Path, prog: Program) -> NativeRun:

@@ -180,17 +180,17 @@ def build(cfg: Config, target: Target, out_dir: Path, seed: int = NEXTPNR_SEED,
     res = summarise(brd.family, npr, ystat)
     clk, fmax, constraint = _fmax_of(npr)
     bit = out_dir / (f"{name}.bin" if brd.family == "ice40" else f"{name}.bit")
-    target = top.freq_hz / 1e6
+    mhz = top.freq_hz / 1e6             # the clock the PLL makes
     cps = cycles_per_step(cfg, target, learn=True)
     rep = {
         "board": brd.name, "device": brd.device, "family": brd.family,
         "hidden": cfg.n, "inputs": cfg.m, "outputs": cfg.p, "approx": cfg.approx,
         "activation": cfg.activation, "lanes": lanes,
-        "target_mhz": round(target, 4), "constraint_mhz": round(constraint, 4),
-        "fmax_mhz": round(fmax, 2), "clock": clk, "timing_met": fmax >= target,
+        "target_mhz": round(mhz, 4), "constraint_mhz": round(constraint, 4),
+        "fmax_mhz": round(fmax, 2), "clock": clk, "timing_met": fmax >= mhz,
         **res,
         "cycles_per_step": cps,
-        "learning_steps_per_s": round(target * 1e6 / cps, 1),
+        "learning_steps_per_s": round(mhz * 1e6 / cps, 1),
         "learning_steps_per_s_at_fmax": round(fmax * 1e6 / cps, 1),
         "uart_baud": target.baud, "uart_divisor": top.divisor,
         "pll": dict(top.pll) if top.pll else None,

@@ -15,6 +15,7 @@ from tests.tools import missing
 
 from .cycles import measured_cycles_per_step
 
+from rtrledit.boards.target import Target
 from rtrledit.cli import main
 from rtrledit.model.config import Config
 
@@ -35,6 +36,10 @@ def _build(capsys, tmp_path, board, cfg, lanes, freq=None):
     assert rc == 0, cap.err
     rep = json.loads(cap.out)
     assert rep == json.loads((out / "report.json").read_text())
+    # what was built, beside the bitstream and in the report: what the command asked for
+    built = Target.read(out)
+    assert built == Target(board=board, lanes=lanes, clock_mhz=freq) and built.family == rep["family"]
+    assert rep["target"] == built.to_dict()
     assert Path(rep["bitstream"]).stat().st_size > 1000
     for key in ("fmax_mhz", "target_mhz", "luts", "ffs", "dsps", "bram",
                 "cycles_per_step", "learning_steps_per_s"):

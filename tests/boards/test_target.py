@@ -100,3 +100,11 @@ def test_the_core_marks_what_the_rule_chooses():
     assert huge(Core(cfg, target=Target(board="ulx3s-85f"))) == [False]
     with pytest.raises(ValueError, match="Core parameter 'lanes': 2, but the target has 1"):
         Core(cfg, 2, target=Target(board="icebreaker"))
+
+
+def test_the_estimate_counts_huge_rams_as_the_placed_build():
+    """SnAp-1 n = 64 on the iCEBreaker placed 28 EBR + 3 SPRAM (docs/boards.md): S in one
+    SPRAM, the 32-bit G in two side by side."""
+    from rtrledit.boards.targets import estimate
+    e = estimate(Config(hidden=64, inputs=4, approx="snap1"), Target(board="icebreaker"))
+    assert e.spram == 3 and e.bram_min <= 28

@@ -83,15 +83,18 @@ def build(cfg: Config, lanes: int = 1, clock_hz: float = DEFAULT_CLOCK_HZ,
 class VirtualBoard:
     """The virtual board in a child process; :attr:`port` is its pty (``/dev/pts/N``).
 
-    It stops with :meth:`close` (SIGTERM), and when this process dies."""
+    It stops with :meth:`stop` or :meth:`close` (SIGTERM), and when this process dies."""
 
     def __init__(self, cfg: Config, lanes: int = 1, clock_hz: float = DEFAULT_CLOCK_HZ,
                  baud: int = 115200, build_root: str | Path | None = None,
                  stderr=None) -> None:
         self.cfg, self.lanes, self.clock_hz, self.baud = cfg, lanes, clock_hz, baud
         exe, idle = build(cfg, lanes, clock_hz, baud, build_root)
+        # its own session: a Ctrl-C at the terminal reaches the host only, which may still
+        # want to save the board's state
         self.proc = subprocess.Popen([str(exe), f"{clock_hz:.0f}", str(baud), str(idle)],
-                                     stdout=subprocess.PIPE, stderr=stderr, text=True)
+                                     stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                     start_new_session=True)
         self.port = self.proc.stdout.readline().strip()
         if not self.port:
             self.proc.wait()

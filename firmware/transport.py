@@ -1,10 +1,13 @@
 """Byte transports for the host driver (:class:`~rtrledit.firmware.host.Device`).
 
-A transport moves raw bytes; frames and retries are :mod:`.frames` above it. Three kinds:
+A transport moves raw bytes; frames and retries are :mod:`.frames` above it. Four kinds:
 
 - :class:`SerialTransport` — a serial port (pyserial), e.g. ``/dev/ttyUSB0`` of a board;
-- :class:`SimTransport` — the simulated device (:mod:`.simdevice`: the board's bridge and
-  core in Amaranth's simulator) in a child process, through pipes: no hardware needed;
+- :class:`BoardSimTransport` — the virtual board (:mod:`rtrledit.boards.virtual`: the board
+  top under Verilator, its UART on a pseudo-terminal) in a child process, through its pty
+  with pyserial: no hardware needed;
+- :class:`SimTransport` — the frame-level simulated device (:mod:`.simdevice`: the board's
+  bridge and core in Amaranth's simulator) in a child process, through pipes (a test tool);
 - :class:`FdTransport` — any pair of file descriptors (pipes, FIFOs, a pty).
 
 Every transport has ``write(data)``, ``read(n, timeout) -> bytes`` (at most ``n`` bytes;
@@ -24,7 +27,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-__all__ = ["Transport", "FdTransport", "SimTransport", "SerialTransport", "open_transport"]
+#: A serial port's baud rate unless told (the board's UART's default too).
+DEFAULT_BAUD = 115200
+
+__all__ = ["Transport", "FdTransport", "SimTransport", "SerialTransport", "BoardSimTransport",
+           "open_transport", "DEFAULT_BAUD"]
 
 
 class Transport:
@@ -153,7 +160,7 @@ class SimTransport(FdTransport):
 class SerialTransport(Transport):
     """A serial port (8N1) through pyserial."""
 
-    def __init__(self, port: str, baud: int = 115200) -> None:
+    def __init__(self, port: str, baud: int = DEFAULT_BAUD) -> None:
         try:
             import serial
         except ImportError:
@@ -192,11 +199,39 @@ class SerialTransport(Transport):
         self.ser.close()
 
 
-def open_transport(port: str, cfg=None, lanes: int = 1, baud: int = 115200) -> Transport:
-    """``"sim"`` (or ``"sim:uart"``) → :class:`SimTransport` for ``cfg``; anything else is a
-    serial port."""
-    if port in ("sim", "sim:byte", "sim:uart"):
-        if cfg is None:
-            raise ValueError("the simulated device needs a Config")
+class BoardSimTransport(SerialTransport):
+    """The virtual board for ``cfg`` in a child process, through its pty (pyserial), at
+    ``baud`` (default: the fastest its UART makes from ``clock_hz``). Built on first use
+    (Verilator, cached); closing the transport stops the board."""
+
+    #: The board simulates slower than real time, on a machine it may share.
+    default_timeout = 10.0
+
+    def __init__(self, cfg, lanes: int = 1, baud: int | None = None,
+                 clock_hz: float | None = None) -> None:
+        from ..boards.virtual import DEFAULT_CLOCK_HZ, VirtualBoard, fastest_baud
+        clock_hz = clock_hz or DEFAULT_CLOCK_HZ
+        self.board = VirtualBoard(cfg, lanes, clock_hz, baud or fastest_baud(clock_hz))
+        try:
+            super().__init__(self.board.port, self.board.baud)
+        except ValueError:
+            self.board.close()
+            raise
+        self.default_timeout = type(self).default_timeout    # not a real port's
+
+    def close(self) -> None:
+        super().close()
+        self.board.close()
+
+
+def open_transport(port: str, cfg=None, lanes: int = 1, baud: int | None = None) -> Transport:
+    """``"sim"`` → :class:`BoardSimTransport` (the virtual board) for ``cfg``; ``"sim:byte"``
+    or ``"sim:uart"`` → :class:`SimTransport` (frame level, Amaranth); anything else is a
+    serial port (``baud`` default 115200)."""
+    if port.startswith("sim") and cfg is None:
+        raise ValueError("the simulated device needs a Config")
+    if port == "sim":
+        return BoardSimTransport(cfg, lanes, baud)
+    if port in ("sim:byte", "sim:uart"):
         return SimTransport(cfg, lanes, link="uart" if port == "sim:uart" else "byte")
-    return SerialTransport(port, baud)
+    return SerialTransport(port, baud or DEFAULT_BAUD)

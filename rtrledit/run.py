@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,20 +18,24 @@ __all__ = ["add_arguments", "main"]
 
 #: Default hidden units (the default of ``rtrledit build`` too).
 DEFAULT_HIDDEN = 4
-#: Default steps: a board streams a whole task, the simulated device a short one.
-DEFAULT_STEPS = {"board": 5000, "sim": 300}
+#: Default steps: a board (or the virtual board) streams a whole task, the frame-level
+#: Amaranth simulation a short one.
+DEFAULT_STEPS = {"board": 5000, "amaranth": 300}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", required=True, help="the board's serial port (/dev/ttyUSB0, COM3) "
-                   "or 'sim' for the simulated device (no hardware; 'sim:uart' through the "
-                   "board top's UART pins)")
-    p.add_argument("--baud", type=int, default=115200, help="serial baud rate (default 115200)")
+    p.add_argument("--port", required=True, help="the board's serial port (/dev/ttyUSB0, COM3, "
+                   "/dev/pts/N of rtrledit board-sim) or 'sim' for the virtual board (no "
+                   "hardware: the board top under Verilator; 'sim:byte', 'sim:uart': the "
+                   "frame-level Amaranth simulation, slow)")
+    p.add_argument("--baud", type=int, help="serial baud rate (default 115200; with --port sim "
+                   "the fastest the virtual board's UART makes)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--task", default="sine", help="sine | narma10 | mackey-glass (default sine)")
     src.add_argument("--input", type=Path, metavar="FILE", help="a .csv/.npz of inputs and targets")
     p.add_argument("--steps", type=int, help=f"samples to stream (default {DEFAULT_STEPS['board']}"
-                   f", {DEFAULT_STEPS['sim']} with --port sim; a file: all of it)")
+                   f", {DEFAULT_STEPS['amaranth']} with --port sim:byte or sim:uart; a file: all "
+                   "of it)")
     p.add_argument("--learn", action=argparse.BooleanOptionalAction, default=True,
                    help="learn online (default) or run inference only (--no-learn)")
     p.add_argument("--init", type=Path, metavar="NPZ", help="load these weights first "
@@ -42,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lanes", type=int, default=1, help="PEs of the simulated device (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the task and initial weights")
     p.add_argument("--timeout", type=float, help="seconds to wait for a response (default 1 + "
-                   "frame time for a serial port, 60 for the simulated device)")
+                   "frame time for a serial port, 10 for the virtual board, 60 for sim:byte/uart)")
     p.add_argument("--output", type=Path, metavar="CSV", help="write every prediction here")
     p.add_argument("--print-every", type=int, metavar="T", help="print a prediction every T "
                    "steps (default: 10 lines per run; 0: none)")
@@ -54,7 +59,7 @@ def _setup(args):
     from rtrledit.model.fixed import FixedRTRL
     from rtrledit.model.tasks import get_task
 
-    sim = args.port.startswith("sim")
+    amaranth = args.port.startswith("sim:")
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
     if args.save_every is not None and args.save_every < 1:
@@ -65,7 +70,7 @@ def _setup(args):
         if args.task not in ("sine", "narma10", "mackey-glass"):
             raise ValueError(f"unknown task {args.task!r}: choose sine, narma10 or mackey-glass "
                              "(or --input FILE)")
-        steps = args.steps or DEFAULT_STEPS["sim" if sim else "board"]
+        steps = args.steps or DEFAULT_STEPS["amaranth" if amaranth else "board"]
         task = get_task(args.task, steps=steps, seed=args.seed)
     ckpt = load_checkpoint(args.init) if args.init else None
     if ckpt is not None and not args.config and args.hidden is None:
@@ -114,6 +119,7 @@ def main(args: argparse.Namespace) -> int:
     interrupted = False
     bar = None
     dev = None
+    transport = None
 
     def say(msg: str) -> None:
         if not quiet:
@@ -128,9 +134,13 @@ def main(args: argparse.Namespace) -> int:
         try:
             transport = open_transport(args.port, cfg, args.lanes, args.baud)
             dev = Device(transport, cfg, timeout=args.timeout)
-        except (TimeoutError, ConnectionError, ProtocolError) as e:
-            print(f"rtrledit run: error: cannot reach the device on {args.port}: {e}",
+        except (TimeoutError, ConnectionError, ProtocolError, RuntimeError) as e:
+            baud = getattr(transport, "baud", None)
+            at = f" at {baud} baud" if baud else ""
+            print(f"rtrledit run: error: cannot reach the device on {args.port}{at}: {e}",
                   file=sys.stderr)
+            if transport is not None:
+                transport.close()
             return 1
         if args.output:
             out_csv = open(args.output, "w")
@@ -167,6 +177,7 @@ def main(args: argparse.Namespace) -> int:
             bar._bar.set_postfix_str(f"mse {sq_run[0]:.3g}", refresh=False)
             bar.update(len(y))
 
+        started = time.perf_counter()
         try:
             for t0 in range(0, T, chunk):
                 k = min(chunk, T - t0)
@@ -183,6 +194,7 @@ def main(args: argparse.Namespace) -> int:
             except KeyboardInterrupt:
                 pass
             done = max(done, 0)
+        seconds = time.perf_counter() - started
         bar.close()
         bar = None
         if args.save:
@@ -208,13 +220,14 @@ def main(args: argparse.Namespace) -> int:
               "learn": bool(args.learn), "interrupted": interrupted,
               "mse_first": float(err[:k].mean()) if done else None,
               "mse_last": float(err[done - k:done].mean()) if done else None,
-              "device_steps": int(dev_steps), "saturation": sat,
+              "device_steps": int(dev_steps), "seconds": seconds,
+              "steps_per_s": done / seconds if seconds else None, "saturation": sat,
               "saved": str(args.save) if args.save else None}
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{task.name} on {args.port}: {done} steps, n = {cfg.n}, {cfg.approx} RTRL, "
-              f"learning {'on' if args.learn else 'off'}")
+        print(f"{task.name} on {args.port}: {done} steps in {seconds:.1f} s, n = {cfg.n}, "
+              f"{cfg.approx} RTRL, learning {'on' if args.learn else 'off'}")
         if done:
             print(f"MSE first 10%: {result['mse_first']:.5g}   last 10%: {result['mse_last']:.5g}")
         hot = {k: v for k, v in sat.items() if v}

@@ -9,7 +9,7 @@ place-and-route, a configuration that cannot fit, naming the resource and the ex
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from amaranth.hdl import Fragment
 
@@ -66,10 +66,11 @@ class Estimate:
     bits: int           # memory bits in all
     mems: list
     spram: int = 0      # huge RAMs (SB_SPRAM256KA) of the memories made huge
+    huge: list = field(default_factory=list)     # paths of the memories made huge
 
     def to_dict(self) -> dict:
         return {"dsp": self.dsp, "bram": self.bram, "bram_min": self.bram_min,
-                "spram": self.spram, "memory_bits": self.bits}
+                "spram": self.spram, "huge_memories": self.huge, "memory_bits": self.bits}
 
 
 def _board(target: Target) -> Board:
@@ -91,7 +92,8 @@ def estimate(cfg: Config, target: Target) -> Estimate:
     # multipliers as the core's units declare them (tests/boards/test_lanes.py checks
     # them against Yosys' DSP count)
     return Estimate(brd.name, top.core.multipliers, bram, bram_min,
-                    sum(d * w for _, d, w, _ in mems), blocks, spram)
+                    sum(d * w for _, d, w, _ in mems), blocks, spram,
+                    [p.lstrip("/") for p, _, _, huge in mems if huge])
 
 
 def check_fit(cfg: Config, target: Target) -> Estimate:

@@ -108,3 +108,4 @@ def test_the_estimate_counts_huge_rams_as_the_placed_build():
     from rtrledit.boards.targets import estimate
     e = estimate(Config(hidden=64, inputs=4, approx="snap1"), Target(board="icebreaker"))
     assert e.spram == 3 and e.bram_min <= 28
+    assert sorted(e.to_dict()["huge_memories"]) == ["core/engine/smem", "core/gmem"]

@@ -65,19 +65,19 @@ def build(cfg: Config, lanes: int = 1, clock_hz: float = DEFAULT_CLOCK_HZ,
     from .top import BoardTop
     divisor_for(clock_hz, baud)                     # the UART's own check, before any work
     require("verilator")
-    top = BoardTop(cfg, lanes, None, clock_hz, baud)
     source = HARNESS.read_text()
     spec = json.dumps([cfg.to_dict(), lanes, clock_hz, baud, VERILATOR_ARGS], sort_keys=True)
     key = hashlib.sha256((spec + source + _sources_key()).encode()).hexdigest()[:16]
     bdir = Path(build_root or "build/sim").resolve() / f"board-{key}"
-    exe = bdir / "obj" / TOP
-    idle = idle_cycles(top)
-    if exe.exists():
-        return exe, idle
+    exe, idle = bdir / "obj" / TOP, bdir / "idle_cycles"
+    if exe.exists() and idle.exists():
+        return exe, int(idle.read_text())
     bdir.mkdir(parents=True, exist_ok=True)
+    top = BoardTop(cfg, lanes, None, clock_hz, baud)
     ports = [top.rx, top.tx, top.led_alive, top.led_learn, top.led_sat]
     (bdir / f"{TOP}.v").write_text(verilog.convert(top, ports=ports, name=TOP, emit_src=False))
-    return verilator_build(bdir, TOP, TOP, [bdir / f"{TOP}.v", HARNESS]), idle
+    idle.write_text(str(idle_cycles(top)))
+    return verilator_build(bdir, TOP, TOP, [bdir / f"{TOP}.v", HARNESS]), int(idle.read_text())
 
 
 class VirtualBoard:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import numpy as np
 
 from rtrledit.model.config import Config
@@ -28,3 +32,20 @@ def stream(cfg: Config, T: int, seed: int, gain: int = 3):
     shift = fy.f - fx.f + gain
     ds[1:, 0] = (xs[:-1, 0] << shift) if shift >= 0 else (xs[:-1, 0] >> -shift)
     return xs, np.clip(ds, fy.min, fy.max)
+
+
+def interrupted_run(*args: str) -> tuple[int, str, str]:
+    """``rtrledit run ARGS`` in a child process, sent SIGINT once it prints its first
+    prediction (a line starting "step"), as a terminal delivers Ctrl-C, also when the suite
+    runs as a background job (which inherits SIGINT ignored): (status, stdout, stderr)."""
+    p = subprocess.Popen([sys.executable, "-m", "rtrledit.cli", "run", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        line = p.stdout.readline()
+        assert line.startswith("step"), line + p.stderr.read()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    return p.returncode, line + out, err

@@ -14,6 +14,7 @@ from rtrledit.model import load_checkpoint
 from rtrledit.model.fixed import FixedRTRL
 from rtrledit.model.reference import init_params
 from rtrledit.model.tasks import get_task
+from tests.firmware.common import interrupted_run
 
 
 def _cli(*args):
@@ -91,23 +92,11 @@ def test_device_that_stops_answering_keeps_the_last_save(tmp_path, monkeypatch, 
 
 def test_ctrl_c_saves_the_adapted_weights(tmp_path):
     """SIGINT mid-run: exit status 130 and a complete checkpoint of the state reached."""
-    import signal
     out = tmp_path / "w.npz"
-    p = subprocess.Popen([sys.executable, "-m", "rtrledit.cli", "run", "--port", "sim",
-                          "--hidden", "2", "--approx", "snap1", "--steps", "5000",
-                          "--print-every", "10", "--save", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         # Ctrl-C as a terminal delivers it, also when this suite runs as
-                         # a background job (which inherits SIGINT ignored)
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        line = p.stdout.readline()                # the first prediction: it is running
-        assert line.startswith("step"), line + p.stderr.read()
-        p.send_signal(signal.SIGINT)
-        stdout, stderr = p.communicate(timeout=120)
-    finally:
-        p.kill()
-    assert p.returncode == 130, stderr
+    rc, stdout, stderr = interrupted_run("--port", "sim", "--hidden", "2", "--approx", "snap1",
+                                         "--steps", "5000", "--print-every", "10",
+                                         "--save", str(out))
+    assert rc == 130, stderr
     assert "interrupted after" in stdout
     ck = load_checkpoint(out)
     steps = int(ck.arrays["fixed"]["steps"])

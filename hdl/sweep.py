@@ -10,9 +10,10 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..boards.target import device_of
 from ..model.config import Config
 from .lane import Lane, chain_layout, token_layout
-from .memory import ports, ram
+from .memory import ports, ram, use_huge
 
 __all__ = ["SweepEngine", "engine_signature", "MULTIPLIER_WIDTH", "schedule"]
 
@@ -225,11 +226,11 @@ class SweepEngine(wiring.Component):
     spram : bool, optional
         Single-port S banks (one address for the column loader, the write-back and the
         host port; the loader waits while a write-back uses the port, which its slack
-        absorbs: the cycle count is unchanged), named ``spram<p>``
-        and marked ``ram_style = "huge"`` so that Yosys maps them to the UP5K's
-        SB_SPRAM256KA. Their power-up content is undefined: the core clears S after
-        reset. By default (None) on when ``target == "ice40"``, at most 4 lanes, S at
-        most 16 bits, and a bank of more than 4 EBR (16 kbit) and at most 16K words.
+        absorbs: the cycle count is unchanged), made by ``ram(huge=True)`` so that
+        Yosys maps them to the UP5K's SB_SPRAM256KA. Their power-up content is
+        undefined: the core clears S after reset. By default (None) the memory rule
+        decides (:func:`~rtrledit.hdl.memory.use_huge`, kind ``"s_bank"``, one bank per
+        lane, on the target's device).
     mutation : str, optional
         Test-only: one of :data:`MUTATIONS`, a deliberate fault.
 
@@ -278,8 +279,7 @@ class SweepEngine(wiring.Component):
         self.bank_depth = n * self.T
         L = lanes
         if spram is None:
-            spram = (target == "ice40" and L <= 4 and fm.S.w <= 16
-                     and 4 * 4096 < self.bank_depth * fm.S.w and self.bank_depth <= 16384)
+            spram = use_huge("s_bank", self.bank_depth, fm.S.w, device_of(target), copies=L)
         #: single-port S banks (SPRAM on iCE40), see the ``spram`` parameter
         self.spram = bool(spram)
         #: the S bank of each lane (column c = p + L·t of S at words n·t .. n·t + n - 1)
@@ -439,7 +439,7 @@ class SweepEngine(wiring.Component):
             lanes.append(lane)
 
             bank = self.banks[p]
-            m.submodules[f"spram{p}" if self.spram else f"bank{p}"] = bank
+            m.submodules[f"bank{p}"] = bank
             bank_rd, bank_wr = ports(m, bank)
             m.d.comb += lane.ld_data.eq(bank_rd.data)
             with m.If(busy):

@@ -98,10 +98,11 @@ def _describe(job: Job) -> dict:
 
 
 def run_case(case: Case, build_root: str | Path, until: int | None = None,
-             waves: bool = False) -> dict:
+             waves: bool = False, optimise: bool = True) -> dict:
     """Run one case and return its record (never raises: an error is a ``failed`` record).
     Verilator runs on the native harness; with ``waves`` through cocotb, which writes a
-    waveform file under ``build_root``."""
+    waveform file under ``build_root``. ``optimise=False``: Verilator builds without
+    optimisation (quicker builds, slower runs)."""
     from rtrledit.sim.native import simulate_native
     from rtrledit.sim.runner import simulate
 
@@ -111,9 +112,10 @@ def run_case(case: Case, build_root: str | Path, until: int | None = None,
         job = case.job(until)
         rec.update(_describe(job), steps=len(job.xs))
         if case.simulator == "verilator" and not waves:
-            report = simulate_native(job, build_root)
+            report = simulate_native(job, build_root, optimise=optimise)
         else:
-            report = simulate(job, case.simulator, build_root=build_root, waves=waves)
+            report = simulate(job, case.simulator, build_root=build_root, waves=waves,
+                              optimise=optimise)
     except Exception as e:  # noqa: BLE001 - recorded; the run stops on it
         rec.update(status="failed", error=f"{type(e).__name__}: {e}", mismatches=None,
                    first_mismatch=None, seconds=time.perf_counter() - t0)
@@ -128,16 +130,16 @@ def run_case(case: Case, build_root: str | Path, until: int | None = None,
     return rec
 
 
-def _results(todo: list[Case], build_root: str, client) -> Iterator[dict]:
+def _results(todo: list[Case], build_root: str, client, optimise: bool) -> Iterator[dict]:
     """The records of ``todo`` as they finish: one after another here, or on ``client``'s
     workers (what is left is cancelled when the caller stops early)."""
     if client is None:
         for case in todo:
-            yield run_case(case, build_root)
+            yield run_case(case, build_root, optimise=optimise)
         return
     from distributed import as_completed
-    futures = [client.submit(run_case, c, build_root, key=f"verify-{c.id}", pure=False)
-               for c in todo]
+    futures = [client.submit(run_case, c, build_root, optimise=optimise, key=f"verify-{c.id}",
+                             pure=False) for c in todo]
     try:
         for f in as_completed(futures):
             yield f.result()
@@ -146,10 +148,11 @@ def _results(todo: list[Case], build_root: str, client) -> Iterator[dict]:
 
 
 def run_cases(cases: list[Case], out_dir: Path, build_root: str | Path, client=None,
-              progress: Callable[[int], None] | None = None) -> tuple[list[dict], int]:
-    """Run the cases not yet passed in ``out_dir``'s log, stopping at the first that does
-    not pass; write the table. Returns the records (in case order, those that ran or were
-    reused) and how many were reused."""
+              progress: Callable[[int], None] | None = None,
+              optimise: bool = True) -> tuple[list[dict], int]:
+    """Run the cases not yet passed in ``out_dir``'s log (on ``client``'s Dask workers when
+    given), stopping at the first that does not pass; write the table. Returns the records
+    (in case order, those that ran or were reused) and how many were reused."""
     out_dir.mkdir(parents=True, exist_ok=True)
     log = out_dir / RESULTS_LOG
     repair_log(log)
@@ -158,7 +161,7 @@ def run_cases(cases: list[Case], out_dir: Path, build_root: str | Path, client=N
     reused = len(cases) - len(todo)
     if progress:
         progress(sum(c.steps for c in cases if c not in todo))
-    for rec in _results(todo, str(Path(build_root).resolve()), client):
+    for rec in _results(todo, str(Path(build_root).resolve()), client, optimise):
         done[rec["id"]] = rec
         append_record(log, rec)
         if progress:
@@ -212,6 +215,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "not run again")
     p.add_argument("--build-dir", type=Path, default=Path("build/sim"), metavar="DIR",
                    help="simulator builds, cached per design (default build/sim)")
+    p.add_argument("--no-optimise", dest="optimise", action="store_false",
+                   help="Verilator builds without optimisation: under half the build time, "
+                        "slower runs (for short runs)")
     p.add_argument("--scheduler", metavar="ADDR", help="a Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
                    help="how long to wait for --scheduler to answer (default 10)")
@@ -293,7 +299,7 @@ def _replay(args: argparse.Namespace, sims: tuple[str, ...]) -> int:
         case = Case(args.replay, sim, args.steps, args.max_hidden, args.max_lanes)
         root = args.waves or args.build_dir
         t0 = time.time()
-        rec = run_case(case, root, args.until, waves=args.waves is not None)
+        rec = run_case(case, root, args.until, args.waves is not None, args.optimise)
         rec["waves"] = [str(p) for p in sorted(Path(root).rglob("*"))
                         if p.suffix in (".fst", ".vcd") and p.stat().st_mtime >= t0]
         if args.json:
@@ -322,7 +328,8 @@ def main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     bar = Progress(sum(c.steps for c in cases), disable=args.json, desc="verify")
     try:
-        records, reused = run_cases(cases, args.out, args.build_dir, client, bar.update)
+        records, reused = run_cases(cases, args.out, args.build_dir, client, bar.update,
+                                    args.optimise)
     finally:
         bar.close()
         if client is not None:

@@ -186,30 +186,35 @@ def compile_job(job: Job) -> Program:
     return rec.prog
 
 
-def build(job: Job, build_root: str | Path | None = None) -> Path:
+def build(job: Job, build_root: str | Path | None = None, optimise: bool = True) -> Path:
     """The harness executable for the job's design, built once per design (Verilog and
-    harness source) under ``build_root`` (default ``build/sim``)."""
+    harness source) under ``build_root`` (default ``build/sim``); ``optimise=False``
+    compiles without optimisation (a build in less than half the time, a slower run:
+    for short jobs)."""
     require("verilator")
     text = core_verilog(job.cfg, job.lanes, job.spram)
     source = HARNESS.read_text()
-    key = hashlib.sha256((text + source + " ".join(VERILATOR_ARGS)).encode()).hexdigest()[:16]
+    key = hashlib.sha256((text + source + " ".join(VERILATOR_ARGS)
+                          + " -O0" * (not optimise)).encode()).hexdigest()[:16]
     bdir = Path(build_root or "build/sim").resolve() / f"native-{key}"
     exe = bdir / "obj" / "rtrl_native"
     if exe.exists():
         return exe
     bdir.mkdir(parents=True, exist_ok=True)
     (bdir / f"{TOP}.v").write_text(text)
-    return verilator_build(bdir, TOP, "rtrl_native", [bdir / f"{TOP}.v", HARNESS])
+    return verilator_build(bdir, TOP, "rtrl_native", [bdir / f"{TOP}.v", HARNESS], optimise)
 
 
-def verilator_build(bdir: Path, top: str, name: str, sources: list[Path]) -> Path:
+def verilator_build(bdir: Path, top: str, name: str, sources: list[Path],
+                    optimise: bool = True) -> Path:
     """Verilator builds executable ``name`` of module ``top`` from ``sources`` (Verilog and
     a C++ harness) into ``bdir/obj`` (its log: ``bdir/build.log``); its path. A half-built
-    tree is never left as ``obj``; RuntimeError when the build fails."""
-    env = verilator_env(optimise=True)
+    tree is never left as ``obj``; RuntimeError when the build fails. ``optimise``: see
+    :func:`~rtrledit.sim.runner.verilator_env`."""
+    env = verilator_env(optimise)
     tmp = bdir / f"obj-{os.getpid()}"
     cmd = [shutil.which("verilator", path=env["PATH"]) or "verilator", "--cc", "--exe",
-           "--build", "-j", "1", *VERILATOR_ARGS, "-O3", "--top-module", top,
+           "--build", "-j", "1", *VERILATOR_ARGS, *["-O3"] * optimise, "--top-module", top,
            "-Mdir", str(tmp), "-o", name, *map(str, sources)]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     (bdir / "build.log").write_text(p.stdout + p.stderr)
@@ -292,11 +297,12 @@ def check(job: Job, prog: Program, run: NativeRun) -> tuple[dict, dict]:
 
 
 def simulate_native(job: Job, build_root: str | Path | None = None,
-                    dump: str | Path | None = None) -> dict:
+                    dump: str | Path | None = None, optimise: bool = True) -> dict:
     """Run ``job`` on the native harness and return the report of
-    :func:`~rtrledit.sim.runner.simulate` (``dump``: the outputs and final state, .npz)."""
+    :func:`~rtrledit.sim.runner.simulate` (``dump``: the outputs and final state, .npz;
+    ``optimise``: see :func:`build`)."""
     t0 = time.perf_counter()
-    exe = build(job, build_root)
+    exe = build(job, build_root, optimise)
     t1 = time.perf_counter()
     prog = compile_job(job)
     run = run_program(exe, prog)

@@ -17,8 +17,8 @@ from rtrledit.cli import main
 from rtrledit.hdl.core import cycles_per_step
 from rtrledit.sim.random_jobs import random_job
 
-#: 2 configs of 150 steps, at most 3 hidden units: small designs, quick builds
-SMALL = ["--configs", "2", "--steps", "150", "--max-hidden", "3"]
+#: 2 configs of 150 steps, at most 3 hidden units, Verilator unoptimised: quick builds
+SMALL = ["--configs", "2", "--steps", "150", "--max-hidden", "3", "--no-optimise"]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_rerun_skips_what_passed(ci_run, monkeypatch):
     with open(out / "results.jsonl", "a") as fh:           # an interrupted write
         fh.write('{"id": "verilator-seed1')
     ran = []
-    monkeypatch.setattr(verify, "run_case", lambda case, root: ran.append(case) or {})
+    monkeypatch.setattr(verify, "run_case", lambda case, *a, **k: ran.append(case) or {})
     rc, text = _run(argv + ["--json"])
     assert rc == 0 and ran == []
     s = json.loads(text)
@@ -81,7 +81,7 @@ def test_rerun_skips_what_passed(ci_run, monkeypatch):
     # a config missing from the log is run again, and only it
     last = recs[-1]
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs[:-1]))
-    monkeypatch.setattr(verify, "run_case", lambda case, root: ran.append(case) or last)
+    monkeypatch.setattr(verify, "run_case", lambda case, *a, **k: ran.append(case) or last)
     rc, text = _run(argv + ["--json"])
     assert rc == 0 and [c.id for c in ran] == [last["id"]]
     assert json.loads(text)["reused"] == 3 and len(_log(out)) == 4
@@ -103,8 +103,8 @@ def test_injected_fault_stops_with_replay_command(ci_run, builds, tmp_path, monk
         return dataclasses.replace(run, streams=streams)
     monkeypatch.setattr(native, "run_program", corrupted)
     out = tmp_path / "v"
-    argv = ["verify", *SMALL, "--simulator", "verilator", "-o", str(out), "--build-dir", str(builds)]
-    rc, text = _run(argv)
+    rc, text = _run(["verify", *SMALL, "--simulator", "verilator", "-o", str(out),
+                     "--build-dir", str(builds)])
     assert rc == 1
     recs = _log(out)
     assert [r["status"] for r in recs] == ["mismatch"]        # stopped at the first config
@@ -117,7 +117,8 @@ def test_injected_fault_stops_with_replay_command(ci_run, builds, tmp_path, monk
     assert cmd[cmd.index("--until") + 1] == str(at + 1)
     # the replay runs that case alone and finds the same difference (without --waves: the
     # native harness, whose build is cached)
-    replay = cmd[1:cmd.index("--waves")] + ["--build-dir", str(builds), "--json"]
+    replay = cmd[1:cmd.index("--waves")] + ["--build-dir", str(builds), "--no-optimise",
+                                            "--json"]
     rc, text = _run(replay)
     assert rc == 1 and json.loads(text)["first_mismatch"]["step"] == at
     monkeypatch.setattr(native, "run_program", run_program)

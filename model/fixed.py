@@ -122,14 +122,56 @@ def _rqc(v, s, w, mode, wrap, sat, which):
 
 
 @jit
-def _update(K, value, grad, s, w, sat, which, lfsr):
-    """Step 8 for one element: sat(value - RQ(grad, s -> w, r_upd)); LFSR advanced once."""
-    lfsr[0] = lfsr_next(lfsr[0])
-    r = lfsr[0] if K.r_upd == STOCHASTIC else 0
+def _update(K, value, grad, s, w, state):
+    """Step 8 for one element: sat(value - RQ(grad, s -> w, r_upd)) with the LFSR advanced
+    once from ``state``. Returns (new value, new LFSR state, clips counted)."""
+    state = lfsr_next(state)
+    r = state if K.r_upd == STOCHASTIC else 0
     delta, c1 = rq(grad, s, w, K.r_upd, K.wrap, r)
     new, c2 = fit(value - delta, w, K.wrap)
-    sat[which] += c1 + c2
-    return new
+    return new, state, c1 + c2
+
+
+@jit
+def _learn(K, theta, V, c, G, e, h, sat, lfsr):
+    """Step 8: Θ row-major, then V row-major, then c (the LFSR order). Counts and the LFSR
+    state are kept in locals (a store into ``sat`` per element made the loop ~10x slower)."""
+    st, cl = lfsr[0], 0
+    for i in range(K.n):
+        for j in range(K.q):
+            theta[i, j], st, k = _update(K, theta[i, j], G[i, j],
+                                         K.fC + K.fS + K.eta - K.fP, K.wP, st)
+            cl += k
+    sat[SAT_THETA] += cl
+    cl = 0
+    for o in range(K.p):
+        for k in range(K.n):
+            V[o, k], st, kk = _update(K, V[o, k], e[o] * h[k], K.fY + K.fH + K.eta_o - K.fO,
+                                      K.wO, st)
+            cl += kk
+    for o in range(K.p):
+        c[o], st, kk = _update(K, c[o], e[o], K.fY + K.eta_o - K.fO, K.wO, st)
+        cl += kk
+    sat[SAT_V] += cl
+    lfsr[0] = st
+
+
+@jit
+def _snap1_sens(K, theta, S, z, dphi, chat, G, sat):
+    """Step 7 of SnAp-1: S[i, j] = RQ(RQ(W_ii S[i, j] + e_i z_j term) φ'_i), G = ĉ_i S[i, j].
+    The clip count is kept in a local (one store into ``sat`` per element through
+    :func:`_rqc` made this loop ~60x slower: ~60 ns an element against ~1)."""
+    zsh = K.fP + K.fS - K.fH
+    clipped = 0
+    for i in range(K.n):
+        w, dk, ck = theta[i, i], dphi[i], chat[i]
+        for j in range(K.q):
+            s1, c1 = rq(w * S[i, j] + (z[j] << zsh), K.fP, K.wS, K.r_sens, K.wrap, 0)
+            s2, c2 = rq(s1 * dk, K.fF, K.wS, K.r_sens, K.wrap, 0)
+            S[i, j] = s2
+            G[i, j] = ck * s2
+            clipped += c1 + c2
+    sat[SAT_S] += clipped
 
 
 #: Integers below 2^53 are exact in float64, and so are sums that stay below it.
@@ -335,15 +377,9 @@ def _step(K, x, d, learn, track, theta, V, c, h, S, lfsr, sat, table, z, a, dphi
             acc += V[o, k] * e[o]
         chat[k] = _rqc(acc, K.fO + K.fY - K.fC, K.wC, K.r_fwd, K.wrap, sat, SAT_CHAT)
     # 7. sensitivities (reads the old W = Theta[:, :n]) and the gradient G (f_C + f_S)
-    zsh = K.fP + K.fS - K.fH
     if track or learn:
         if K.snap1:
-            for i in range(n):
-                for j in range(q):
-                    ui = theta[i, i] * S[i, j] + (z[j] << zsh)
-                    s1 = _rqc(ui, K.fP, K.wS, K.r_sens, K.wrap, sat, SAT_S)
-                    S[i, j] = _rqc(s1 * dphi[i], K.fF, K.wS, K.r_sens, K.wrap, sat, SAT_S)
-                    G[i, j] = chat[i] * S[i, j]
+            _snap1_sens(K, theta, S, z, dphi, chat, G, sat)
         else:
             # u = W S over all n*q columns (S is passed as n x (n*q): column (i, j) at i*q + j),
             # then the e_i z_j term: row i of column (i, j) gets z[j] aligned to f_P + f_S.
@@ -358,34 +394,29 @@ def _step(K, x, d, learn, track, theta, V, c, h, S, lfsr, sat, table, z, a, dphi
                 _sens_requant(K, u, z, dphi, chat, S, G.reshape(n * q), sat)
     # 8. the update: Theta row-major, then V row-major, then c (the LFSR order)
     if learn:
-        for i in range(n):
-            for j in range(q):
-                theta[i, j] = _update(K, theta[i, j], G[i, j], K.fC + K.fS + K.eta - K.fP,
-                                      K.wP, sat, SAT_THETA, lfsr)
-        for o in range(p):
-            for k in range(n):
-                V[o, k] = _update(K, V[o, k], e[o] * h[k], K.fY + K.fH + K.eta_o - K.fO,
-                                  K.wO, sat, SAT_V, lfsr)
-        for o in range(p):
-            c[o] = _update(K, c[o], e[o], K.fY + K.eta_o - K.fO, K.wO, sat, SAT_V, lfsr)
+        _learn(K, theta, V, c, G, e, h, sat, lfsr)
     # 9. h_prev <- h happens in place: h now holds this step's h.
 
 
 @jit
 def _run(K, xs, ds, learn, track, theta, V, c, h, S, lfsr, sat, table, ys, es, flags, tr):
     n, q = K.n, K.q
-    z = np.zeros(q, np.int64)
-    a = np.zeros(n, np.int64)
-    dphi = np.zeros(n, np.int64)
-    chat = np.zeros(n, np.int64)
-    G = np.zeros((n, q), np.int64)
     exact = not K.snap1
-    u = np.zeros((n, n * q) if exact and not K.blas else (0, 0), np.int64)
     # the BLAS path keeps S as exact float64 integers between steps (Sf), W in Wf
-    Wf = np.zeros((n, n) if K.blas else (0, 0))
-    uf = np.zeros((n, n * q) if K.blas else (0, 0))
-    Sf = np.zeros((n, n * q) if K.blas else (0, 0))
-    Gf = np.zeros(n * q if K.blas else 0)
+    fl = (n, n * q) if K.blas else (0, 0)
+    _run_member(K, xs, ds, learn, track, theta, V, c, h, S, lfsr, sat, table, ys, es, flags, tr,
+                np.zeros(q, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64),
+                np.zeros(n, np.int64), np.zeros((n, q), np.int64),
+                np.zeros((n, n * q) if exact and not K.blas else (0, 0), np.int64),
+                np.zeros((n, n) if K.blas else (0, 0)), np.zeros(fl), np.zeros(fl),
+                np.zeros(n * q if K.blas else 0))
+
+
+@jit
+def _run_member(K, xs, ds, learn, track, theta, V, c, h, S, lfsr, sat, table, ys, es, flags, tr,
+                z, a, dphi, chat, G, u, Wf, Sf, uf, Gf):
+    """:func:`_run`'s loop over the time steps, with the scratch arrays given (the batch
+    kernel of :mod:`rtrledit.model.batch` allocates them once for all its members)."""
     if K.blas:
         _copy_into(S, Sf)
     before = sat.copy()

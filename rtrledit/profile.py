@@ -86,7 +86,8 @@ def main(args: argparse.Namespace) -> int:
         if wrote:
             print(f"wrote {wrote} (use it with: rtrledit train --config {wrote})")
         elif args.out:
-            print(f"did not write {args.out}: the proposal failed the check (use --force to write it)")
+            print(f"did not write {args.out}: the proposal failed the check "
+                  "(use --force to write it)")
     return 0 if check["learns"] else 1
 
 

@@ -95,10 +95,12 @@ def test_simulate_runs_the_checkpoint_bit_exactly(imported, tmp_path):
 
 
 def test_run_on_the_simulated_device_learns_like_the_integer_model(imported, tmp_path):
+    """The frame-level device (sim:byte, no Verilator build); tests/test_deploy.py runs the
+    documented walk on the virtual board (--port sim)."""
     d, _, _ = imported
     T = 8
-    rc, out, _ = _cli(["run", "--port", "sim", "--init", str(d / "net.npz"), "--steps", str(T),
-                       "--save", str(tmp_path / "after.npz"), "--json"])
+    rc, out, _ = _cli(["run", "--port", "sim:byte", "--init", str(d / "net.npz"), "--steps",
+                       str(T), "--save", str(tmp_path / "after.npz"), "--json"])
     assert rc == 0 and json.loads(out)["device_steps"] == T
     ck = load_checkpoint(d / "net.npz")
     fx = FixedRTRL(ck.cfg, **ck.fixed_params())

@@ -7,7 +7,7 @@
 // It opens a pty, sets it raw at BAUD, prints its path (one line on stdout) and runs until
 // SIGINT or SIGTERM (exit 0) or until its parent dies. Bytes the host writes to the pty
 // are sent on the rx pin as 8N1 at the baud the host's side of the pty is set to (read
-// with TCGETS2 before each byte), and the tx pin is sampled at that baud: a host at
+// with TCGETS2 when they arrive), and the tx pin is sampled at that baud: a host at
 // another baud than the board's UART gets what a real one would, garbage or nothing. It
 // simulates while a byte moves or for IDLE_CYCLES after the last (so the core finishes
 // its steps and a truncated frame times out), then sleeps until the host writes.
@@ -110,22 +110,31 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> out;                // bytes to the host, not written yet
     uint8_t buf[4096];
     unsigned seen_baud = baud;
-    // rx: the byte on the pin, its start cycle and bit period (cycles, at the host's baud)
+    double period = clock_hz / baud;         // cycles per bit at the host's baud
+    // rx: the byte on the pin and its start cycle
     bool rx_busy = false;
     unsigned rx_bits = 0;
-    double rx_start = 0, rx_period = clock_hz / baud;
+    double rx_start = 0;
     // tx: the host's receiver; sample times in cycles
     bool tx_busy = false;
     int tx_bit = 0;
     unsigned tx_sr = 0;
-    double tx_next = 0, tx_period = rx_period;
+    double tx_next = 0;
     uint64_t last_activity = 0;
 
     auto fetch = [&](int timeout_ms) {
         pollfd p{master, POLLIN, 0};
         if (poll(&p, 1, timeout_ms) <= 0 || !(p.revents & POLLIN)) return;
         ssize_t k = read(master, buf, sizeof buf);
-        if (k > 0) in.insert(in.end(), buf, buf + k);
+        if (k <= 0) return;
+        in.insert(in.end(), buf, buf + k);
+        const unsigned hb = host_baud(master, baud);   // the bytes' baud: the host's now
+        if (hb != seen_baud) {
+            std::fprintf(stderr, "rtrl_board: the host's port is at %u baud, the board's "
+                         "UART at %u\n", hb, baud);
+            seen_baud = hb;
+        }
+        period = clock_hz / hb;
     };
     auto flush_out = [&]() {
         while (!out.empty()) {
@@ -148,20 +157,13 @@ int main(int argc, char** argv) {
             }
         }
         if (!rx_busy && !in.empty()) {
-            const unsigned hb = host_baud(master, baud);
-            if (hb != seen_baud) {
-                std::fprintf(stderr, "rtrl_board: the host's port is at %u baud, the board's "
-                             "UART at %u\n", hb, baud);
-                seen_baud = hb;
-            }
-            rx_period = tx_period = clock_hz / hb;
             rx_bits = (unsigned(in.front()) << 1) | (1u << 9);   // start, 8 data, stop
             in.pop_front();
             rx_start = double(b.cycle);
             rx_busy = true;
         }
         if (rx_busy) {
-            const double k = (double(b.cycle) - rx_start) / rx_period;
+            const double k = (double(b.cycle) - rx_start) / period;
             if (k >= 10) {
                 rx_busy = false;
                 b.top.rx = 1;
@@ -178,13 +180,13 @@ int main(int argc, char** argv) {
                 tx_busy = true;
                 tx_bit = 0;
                 tx_sr = 0;
-                tx_next = double(b.cycle) + 1.5 * tx_period;
+                tx_next = double(b.cycle) + 1.5 * period;
             }
         } else if (double(b.cycle) >= tx_next) {
             if (tx_bit < 8) {
                 tx_sr |= unsigned(pin) << tx_bit;
                 ++tx_bit;
-                tx_next += tx_period;
+                tx_next += period;
             } else {                         // the stop bit: a framing error reads as 0
                 out.push_back(pin ? uint8_t(tx_sr) : 0);
                 tx_busy = false;

@@ -2,20 +2,23 @@
 online learning to still work, swept over a grid of formats, roundings and sizes.
 
 A :class:`Grid` (from a TOML or JSON file, or the small :data:`DEFAULT_GRID`) spans tasks,
-hidden sizes, approximations (exact, snap1), update roundings (nearest, stochastic) and
-the widths of chosen formats (by default S and Θ = P, with a fixed number of integer
+hidden sizes, activations, approximations (exact, snap1), update roundings (nearest,
+stochastic), seeds (each seed draws the initial weights and the task's stream) and the
+widths of chosen formats (by default S and Θ = P, with a fixed number of integer
 bits each; every other format comes from the grid's ``base`` configuration). Each point
 is one :class:`~rtrledit.model.Config`; a point the Config refuses is recorded as
 ``invalid`` and not run.
 
-:func:`evaluate_point` runs the integer model of a point online on its task and records
+:func:`evaluate_batch` runs the integer models of points of one shape and stream in one
+batch (:func:`rtrledit.model.batch.run_batch`); for each it records
 its final error, the error relative to the float model (same approximation, same initial
 weights, same stream), the cosine similarity of its per-step gradient with the float
 exact-RTRL gradient, the saturation counts and the hardware cost (:func:`hardware_cost`).
 
 :func:`run_exploration` runs the points on a Dask ``distributed`` cluster: an embedded
 ``LocalCluster`` of worker processes by default, or the scheduler at a given address;
-the code path is the same. Results are appended one JSON line per point to
+the code path is the same. Points of one task, hidden size, activation, approximation
+and seed are sent in batches of up to :data:`BATCH` points. Results are appended one JSON line per point to
 ``results.jsonl`` in the output folder as they arrive, so an interrupted sweep resumes
 where it stopped (points already in the file are not recomputed), and one point that
 fails (an exception, a float model that diverges to NaN) is recorded as ``failed``
@@ -40,14 +43,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .config import (APPROXIMATIONS, FORMAT_LETTERS, ROUNDINGS, SAT_NAMES, Config, QFormat,
+from .config import (ACTIVATIONS, APPROXIMATIONS, FORMAT_LETTERS, ROUNDINGS, SAT_NAMES, Config, QFormat,
                      load_table)
+from .batch import run_batch
 from .fixed import FixedRTRL
 from .reference import FloatRTRL, init_params
 from .requant import dequantise
 
 __all__ = ["DEFAULT_GRID", "Grid", "Point", "load_grid", "hardware_cost", "pareto_front",
-           "evaluate_point", "float_learning", "float_gradients", "run_exploration", "SweepResult",
+           "evaluate_point", "evaluate_batch", "BATCH", "float_learning", "float_gradients", "run_exploration", "SweepResult",
            "RESULTS_LOG", "load_results", "repair_log", "append_record", "write_table",
            "TABLE_COLUMNS", "CURVE_POINTS", "within"]
 
@@ -55,6 +59,7 @@ __all__ = ["DEFAULT_GRID", "Grid", "Point", "load_grid", "hardware_cost", "paret
 DEFAULT_GRID: dict[str, Any] = {
     "tasks": ["sine"],
     "hidden": [8],
+    "activation": ["hardtanh"],
     "approx": ["exact", "snap1"],
     "r_upd": ["half_even", "stochastic"],
     "widths": {"S": [8, 12, 16, 20, 24], "P": [8, 12, 16, 20, 24]},
@@ -73,7 +78,7 @@ GRID_KEYS = tuple(DEFAULT_GRID)
 #: Points kept of each learning curve (block means of the squared error).
 CURVE_POINTS = 100
 
-TABLE_COLUMNS = ("id", "status", "error", "task", "hidden", "approx", "r_upd", "widths",
+TABLE_COLUMNS = ("id", "status", "error", "task", "hidden", "activation", "approx", "r_upd", "widths",
                  "steps", "seed", "mse_first", "mse_last", "mse_last_float", "rel_err",
                  "grad_cos", "sat_total", *(f"sat_{k}" for k in SAT_NAMES),
                  "mem_S_bits", "mem_theta_bits", "mem_bits", "pes", "cycles_per_step",
@@ -97,7 +102,8 @@ class Point:
     def label(self) -> str:
         s = self.spec
         w = " ".join(f"{L}{v}" for L, v in s["widths"].items())
-        return f"{s['task']} n={s['hidden']} {s['approx']} {s['r_upd']} {w}"
+        return (f"{s['task']} n={s['hidden']} {s['activation']} {s['approx']} {s['r_upd']} {w}"
+                f" seed={s['seed']}")
 
 
 def point_id(spec: dict[str, Any]) -> str:
@@ -122,12 +128,13 @@ class Grid:
 
     tasks: list[str]
     hidden: list[int]
+    activation: list[str]
     approx: list[str]
     r_upd: list[str]
     widths: dict[str, list[int]]
     int_bits: dict[str, int]
     steps: int
-    seed: int
+    seed: list[int]
     grad_steps: int
     pes: int
     base: dict[str, Any] = field(default_factory=dict)
@@ -143,6 +150,21 @@ class Grid:
         tasks = _as_list(full["tasks"], "tasks", str)
         hidden = _as_list(full["hidden"], "hidden", int)
         approx = _as_list(full["approx"], "approx", str)
+        if not isinstance(full["base"], dict):
+            raise ValueError("grid 'base': must be a table of Config fields")
+        if "activation" in full["base"]:
+            if "activation" in d:
+                raise ValueError("grid: set 'activation' or 'base.activation', not both")
+            full["activation"] = full["base"]["activation"]
+            full["base"] = {k: v for k, v in full["base"].items() if k != "activation"}
+        activation = _as_list(full["activation"], "activation", str)
+        for a in activation:
+            if a not in ACTIVATIONS:
+                raise ValueError(f"grid 'activation': unknown {a!r}; choose from "
+                                 f"{', '.join(ACTIVATIONS)}")
+        seeds = _as_list(full["seed"], "seed", int)
+        if min(seeds) < 0 or len(set(seeds)) < len(seeds):
+            raise ValueError(f"grid 'seed': must be distinct integers >= 0, got {full['seed']!r}")
         r_upd = _as_list(full["r_upd"], "r_upd", str)
         for a in approx:
             if a not in APPROXIMATIONS:
@@ -161,19 +183,17 @@ class Grid:
         for L in list(widths) + list(ib):
             if L not in FORMAT_LETTERS:
                 raise ValueError(f"grid: unknown format letter {L!r} (use {', '.join(FORMAT_LETTERS)})")
-        for name in ("steps", "seed", "grad_steps", "pes"):
+        for name in ("steps", "grad_steps", "pes"):
             v = full[name]
-            if not isinstance(v, int) or isinstance(v, bool) or v < (0 if name == "seed" else 1):
-                raise ValueError(f"grid '{name}': must be an integer >= "
-                                 f"{0 if name == 'seed' else 1}, got {v!r}")
-        if not isinstance(full["base"], dict):
-            raise ValueError("grid 'base': must be a table of Config fields")
-        return cls(tasks, hidden, approx, r_upd, widths, {k: int(v) for k, v in ib.items()},
-                   full["steps"], full["seed"], min(full["grad_steps"], full["steps"]),
-                   full["pes"], dict(full["base"]))
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"grid '{name}': must be an integer >= 1, got {v!r}")
+        return cls(tasks, hidden, activation, approx, r_upd, widths,
+                   {k: int(v) for k, v in ib.items()}, full["steps"], seeds,
+                   min(full["grad_steps"], full["steps"]), full["pes"], dict(full["base"]))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tasks": self.tasks, "hidden": self.hidden, "approx": self.approx,
+        return {"tasks": self.tasks, "hidden": self.hidden, "activation": self.activation,
+                "approx": self.approx,
                 "r_upd": self.r_upd, "widths": self.widths, "int_bits": self.int_bits,
                 "steps": self.steps, "seed": self.seed, "grad_steps": self.grad_steps,
                 "pes": self.pes, "base": self.base}
@@ -186,13 +206,14 @@ class Grid:
         the Config refused it."""
         letters = list(self.widths)
         out = []
-        for task, n, approx, r_upd, *ws in itertools.product(
-                self.tasks, self.hidden, self.approx, self.r_upd,
+        for task, n, act, approx, seed, r_upd, *ws in itertools.product(
+                self.tasks, self.hidden, self.activation, self.approx, self.seed, self.r_upd,
                 *(self.widths[L] for L in letters)):
             widths = dict(zip(letters, ws))
-            spec = {"task": task, "hidden": n, "approx": approx, "r_upd": r_upd,
-                    "widths": widths, "int_bits": {L: self.int_bits.get(L, 3) for L in letters},
-                    "steps": self.steps, "seed": self.seed, "grad_steps": self.grad_steps,
+            spec = {"task": task, "hidden": n, "activation": act, "approx": approx,
+                    "r_upd": r_upd, "widths": widths,
+                    "int_bits": {L: self.int_bits.get(L, 3) for L in letters},
+                    "steps": self.steps, "seed": seed, "grad_steps": self.grad_steps,
                     "pes": self.pes, "base": self.base}
             try:
                 cfg = point_config(spec)
@@ -204,10 +225,10 @@ class Grid:
 
 
 def point_config(spec: dict[str, Any], inputs: int = 1, outputs: int = 1) -> Config:
-    """The Config of a point: ``base`` with hidden, approx, r_upd and the swept widths
-    (fraction bits = width - 1 - integer bits). ValueError if Config refuses it."""
+    """The Config of a point: ``base`` with hidden, activation, approx, r_upd and the swept
+    widths (fraction bits = width - 1 - integer bits). ValueError if Config refuses it."""
     d = {"hidden": spec["hidden"], "inputs": inputs, "outputs": outputs, **spec["base"],
-         "approx": spec["approx"], "r_upd": spec["r_upd"]}
+         "activation": spec["activation"], "approx": spec["approx"], "r_upd": spec["r_upd"]}
     base = Config.from_dict(d)
     fm = {L: getattr(base.formats, L) for L in FORMAT_LETTERS}
     for L, w in spec["widths"].items():
@@ -343,7 +364,8 @@ def grad_cosine(G_fixed: np.ndarray, G_float: np.ndarray) -> float:
 
 def _base_record(point: Point) -> dict[str, Any]:
     s = point.spec
-    return {"id": point.id, "task": s["task"], "hidden": s["hidden"], "approx": s["approx"],
+    return {"id": point.id, "task": s["task"], "hidden": s["hidden"],
+            "activation": s["activation"], "approx": s["approx"],
             "r_upd": s["r_upd"], "widths": dict(s["widths"]), "steps": s["steps"],
             "seed": s["seed"], "spec": s}
 
@@ -358,9 +380,17 @@ def invalid_record(point: Point) -> dict[str, Any]:
 
 def evaluate_point(spec: dict[str, Any], flt: dict[str, Any], grads: dict[str, Any]
                    ) -> dict[str, Any]:
-    """Run one grid point and return its result record (never raises).
+    """:func:`evaluate_batch` of one point."""
+    return evaluate_batch([spec], flt, grads)[0]
 
-    The integer model learns online over the whole task from the float initial weights
+
+def evaluate_batch(specs: list[dict[str, Any]], flt: dict[str, Any], grads: dict[str, Any]
+                   ) -> list[dict[str, Any]]:
+    """Run grid points of one task, hidden size, activation, approximation and seed in one
+    batch (:func:`~rtrledit.model.batch.run_batch`); one result record per point, in
+    order (never raises: a point that cannot run is recorded as failed).
+
+    Each integer model learns online over the whole task from the float initial weights
     (quantised); its final error (last 10% of the steps) is compared with ``flt``
     (:func:`float_learning`, same approximation). The gradient cosine compares, over the
     first ``grad_steps`` steps with learning off in both models (Θ fixed at the initial
@@ -370,41 +400,63 @@ def evaluate_point(spec: dict[str, Any], flt: dict[str, Any], grads: dict[str, A
     between two learning trajectories, which the error columns already measure.
     """
     t0 = time.perf_counter()
-    point = Point(spec, None)
+    out: list[dict[str, Any] | None] = [None] * len(specs)
+    ready = []   # (index, cfg, model, xs, ds, model for the gradient run)
+    for i, spec in enumerate(specs):
+        try:
+            task = _task(spec["task"], spec["steps"], spec["seed"])
+            cfg = point_config(spec, task.inputs, task.outputs)
+            th, V, c = init_params(cfg.n, cfg.m, cfg.p, seed=spec["seed"])
+            fx = FixedRTRL.from_float(cfg, th, V, c)
+            xs, ds = fx.quantise_inputs(task.xs, task.ds)
+            ready.append((i, cfg, fx, xs, ds, FixedRTRL.from_float(cfg, th, V, c)))
+        except Exception as e:  # noqa: BLE001 - one bad point must not stop the sweep
+            out[i] = failed_record(Point(spec, None), f"{type(e).__name__}: {e}")
     try:
-        task = _task(spec["task"], spec["steps"], spec["seed"])
-        cfg = point_config(spec, task.inputs, task.outputs)
-        th, V, c = init_params(cfg.n, cfg.m, cfg.p, seed=spec["seed"])
-        fx = FixedRTRL.from_float(cfg, th, V, c)
-        xs, ds = fx.quantise_inputs(task.xs, task.ds)
-        r = fx.run(xs, ds, learn=True)
-        sq = (dequantise(r.e, cfg.formats.Y) ** 2).mean(axis=1)
+        if ready:
+            _learn_and_grads(specs, ready, flt, grads, out)
+    except Exception as e:  # noqa: BLE001
+        for i, *_ in ready:
+            out[i] = failed_record(Point(specs[i], None), f"{type(e).__name__}: {e}")
+    each = (time.perf_counter() - t0) / len(specs)
+    for rec in out:
+        rec["seconds"] = each
+    return out
+
+
+def _learn_and_grads(specs, ready, flt, grads, out) -> None:
+    """:func:`evaluate_batch`'s two batched runs (learning, then gradients with learning
+    off) and the records of the points in ``ready``."""
+    xs, ds = np.stack([r[3] for r in ready]), np.stack([r[4] for r in ready])
+    runs = run_batch([r[2] for r in ready], xs, ds, learn=True)
+    gruns = None
+    if "error" not in flt and "error" not in grads:
+        K = specs[ready[0][0]]["grad_steps"]
+        gruns = run_batch([r[5] for r in ready], xs[:, :K], ds[:, :K], learn=False,
+                          keep_grads=True)
+    for k, (i, cfg, fx, *_rest) in enumerate(ready):
+        spec, point = specs[i], Point(specs[i], None)
+        if "error" in flt:
+            out[i] = failed_record(point, flt["error"])
+            continue
+        sq = (dequantise(runs[k].e, cfg.formats.Y) ** 2).mean(axis=1)
         first, last = _ends(sq)
         rec = {**_base_record(point), "status": "ok", "error": "",
                "mse_first": first, "mse_last": last}
         sat = dict(zip(SAT_NAMES, map(int, fx.sat)))
-        rec.update({f"sat_{k}": v for k, v in sat.items()})
+        rec.update({f"sat_{name}": v for name, v in sat.items()})
         rec["sat_total"] = int(sum(sat.values()))
         rec.update(hardware_cost(cfg, spec["pes"]))
         rec["curve"] = _curve(sq)
-        if "error" in flt:
-            return failed_record(point, flt["error"], time.perf_counter() - t0)
         rec["mse_last_float"] = flt["mse_last"]
         rec["rel_err"] = last / flt["mse_last"] if flt["mse_last"] > 0 else None
         rec["curve_float"] = flt["curve"]
-        if "error" in grads:
-            rec["grad_cos"] = None
-        else:
-            K = spec["grad_steps"]
-            g = FixedRTRL.from_float(cfg, th, V, c).run(xs[:K], ds[:K], learn=False,
-                                                        keep_grads=True).G
-            gf = dequantise(g, QFormat(64, cfg.formats.C.f + cfg.formats.S.f))
+        rec["grad_cos"] = None
+        if gruns is not None:
+            gf = dequantise(gruns[k].G, QFormat(64, cfg.formats.C.f + cfg.formats.S.f))
             cos = grad_cosine(gf, grads["G"])
             rec["grad_cos"] = None if math.isnan(cos) else cos
-        rec["seconds"] = time.perf_counter() - t0
-        return rec
-    except Exception as e:  # noqa: BLE001 - one bad point must not stop the sweep
-        return failed_record(point, f"{type(e).__name__}: {e}", time.perf_counter() - t0)
+        out[i] = rec
 
 
 # ---------------------------------------------------------------------------- results
@@ -514,7 +566,7 @@ def valid_points(grid: Grid) -> list[Point]:
 def check_tasks(grid: Grid) -> None:
     """ValueError for an unknown task or a file task that is not 1-in/1-out."""
     for t in grid.tasks:
-        task = _task(t, grid.steps, grid.seed)
+        task = _task(t, grid.steps, grid.seed[0])
         if (task.inputs, task.outputs) != (1, 1):
             # the grid's base config sets the sizes; file tasks must match it
             inputs, outputs = grid.base.get("inputs", 1), grid.base.get("outputs", 1)
@@ -610,41 +662,54 @@ def run_exploration(grid: Grid, out_dir: str | Path, client=None, scheduler: str
                        time.perf_counter() - t0)
 
 
+#: Points sent to a worker in one batch (fewer keeps both workers busy to the end).
+BATCH = 16
+
+
+def _float_keys(s: dict[str, Any]) -> tuple[str, str]:
+    """The keys of a point's float runs: they depend only on these fields, so points
+    that share them share the runs (and make one batch)."""
+    return (point_id({k: s[k] for k in ("task", "hidden", "activation", "approx", "steps",
+                                        "seed", "base")}),
+            point_id({k: s[k] for k in ("task", "hidden", "activation", "steps", "seed",
+                                        "grad_steps", "base")}))
+
+
 def _submit_all(client, runnable: list[Point], done: dict, log: Path, progress) -> int:
     from distributed import as_completed
-    fl_keys, gr_keys = {}, {}
     fl_fut, gr_fut = {}, {}
-    futs = {}
+    groups: dict[tuple[str, str], list[Point]] = {}
     for p in runnable:
-        s = p.spec
-        # the float runs depend only on these fields; share them between points
-        fkey = point_id({k: s[k] for k in ("task", "hidden", "approx", "steps", "seed", "base")})
-        gkey = point_id({k: s[k] for k in ("task", "hidden", "steps", "seed", "grad_steps", "base")})
+        fkey, gkey = _float_keys(p.spec)
         if fkey not in fl_fut:
-            fl_fut[fkey] = client.submit(float_learning, s, key=f"float-learning-{fkey}")
+            fl_fut[fkey] = client.submit(float_learning, p.spec, key=f"float-learning-{fkey}")
         if gkey not in gr_fut:
-            gr_fut[gkey] = client.submit(float_gradients, s, key=f"float-gradients-{gkey}")
-        fl_keys[p.id], gr_keys[p.id] = fkey, gkey
-    for p in runnable:
-        f = client.submit(evaluate_point, p.spec, fl_fut[fl_keys[p.id]], gr_fut[gr_keys[p.id]],
-                          key=f"point-{p.id}", pure=False)
-        futs[f] = p
+            gr_fut[gkey] = client.submit(float_gradients, p.spec, key=f"float-gradients-{gkey}")
+        groups.setdefault((fkey, gkey), []).append(p)
+    futs = {}
+    for (fkey, gkey), pts in groups.items():
+        for b in range(0, len(pts), BATCH):
+            chunk = pts[b:b + BATCH]
+            f = client.submit(evaluate_batch, [p.spec for p in chunk], fl_fut[fkey],
+                              gr_fut[gkey], key=f"batch-{chunk[0].id}-{len(chunk)}", pure=False)
+            futs[f] = chunk
     n = 0
     for f in as_completed(list(futs)):
-        p = futs[f]
+        chunk = futs[f]
         if f.status == "finished":
-            rec = f.result()
+            recs = f.result()
         else:
             try:
                 exc = f.exception()
                 why = f"{type(exc).__name__}: {exc}"
             except Exception as e:  # noqa: BLE001
                 why = f"{type(e).__name__}: {e}"
-            rec = failed_record(p, f"worker: {why}")
-        done[p.id] = rec
-        append_record(log, rec)
-        n += 1
+            recs = [failed_record(p, f"worker: {why}") for p in chunk]
+        for p, rec in zip(chunk, recs):
+            done[p.id] = rec
+            append_record(log, rec)
+            n += 1
+            if progress:
+                progress(1)
         f.release()
-        if progress:
-            progress(1)
     return n

@@ -20,8 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="hidden size(s) (default: the grid's, 8)")
     p.add_argument("--steps", type=int, help="time steps per point (default: the grid's, 3000)")
     p.add_argument("--grid", type=Path, metavar="FILE",
-                   help="a grid file (.toml or .json; keys: tasks, hidden, approx, r_upd, "
-                        "widths, int_bits, steps, seed, grad_steps, pes, base)")
+                   help="a grid file (.toml or .json; keys: tasks, hidden, activation, approx, r_upd, "
+                        "widths, int_bits, steps, seed (one or a list), grad_steps, pes, base)")
     p.add_argument("-o", "--out", type=Path, default=Path("sweep"), metavar="DIR",
                    help="output folder (default ./sweep); points already in it are not recomputed")
     p.add_argument("--scheduler", metavar="ADDR",

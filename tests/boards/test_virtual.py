@@ -175,3 +175,26 @@ def test_c_example_at_another_baud_fails_clearly(c_example, board, tmp_path):
     assert r.returncode == 1
     assert r.stderr.strip() == "host_termios: timeout: no complete response from the device", \
         r.stderr
+
+
+def test_board_sim_command_serves_until_ctrl_c(built, capsys):
+    p = subprocess.Popen([sys.executable, "-m", "rtrledit.cli", "board-sim", *SIZES, "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(p.stdout.readline())
+        assert info["baud"] == BAUD and info["port"].startswith("/dev/")
+        assert main(["run", "--port", info["port"], "--baud", str(BAUD), *SIZES, "--steps", "20",
+                     "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["device_steps"] == 20
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 0 and err == "", err
+    assert not os.path.exists(info["port"])                 # the pty went with the board
+
+
+def test_board_sim_bad_input_is_one_line(capsys):
+    assert main(["board-sim", "--baud", str(2 * BAUD)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "too fast" in err, err

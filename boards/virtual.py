@@ -13,6 +13,7 @@ import hashlib
 import json
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from ..model.config import Config
@@ -55,9 +56,11 @@ def _sources_key() -> str:
 
 
 def build(cfg: Config, lanes: int = 1, clock_hz: float = DEFAULT_CLOCK_HZ,
-          baud: int = 115200, build_root: str | Path | None = None) -> tuple[Path, int]:
+          baud: int = 115200, build_root: str | Path | None = None,
+          announce: Callable[[str], None] | None = None) -> tuple[Path, int]:
     """The virtual board's executable and its idle cycles, built once per design under
-    ``build_root`` (default ``build/sim``). ValueError when the clock cannot make the baud."""
+    ``build_root`` (default ``build/sim``; ``announce`` is told before a build starts).
+    ValueError when the clock cannot make the baud."""
     from amaranth.back import verilog
 
     from ..sim.native import verilator_build
@@ -72,6 +75,9 @@ def build(cfg: Config, lanes: int = 1, clock_hz: float = DEFAULT_CLOCK_HZ,
     exe, idle = bdir / "obj" / TOP, bdir / "idle_cycles"
     if exe.exists() and idle.exists():
         return exe, int(idle.read_text())
+    if announce is not None:
+        announce(f"building the virtual board in {bdir} (Verilator, once per design: "
+                 "about a minute)")
     bdir.mkdir(parents=True, exist_ok=True)
     top = BoardTop(cfg, lanes, None, clock_hz, baud)
     ports = [top.rx, top.tx, top.led_alive, top.led_learn, top.led_sat]
@@ -87,13 +93,13 @@ class VirtualBoard:
 
     def __init__(self, cfg: Config, lanes: int = 1, clock_hz: float = DEFAULT_CLOCK_HZ,
                  baud: int = 115200, build_root: str | Path | None = None,
-                 stderr=None) -> None:
+                 announce: Callable[[str], None] | None = None) -> None:
         self.cfg, self.lanes, self.clock_hz, self.baud = cfg, lanes, clock_hz, baud
-        exe, idle = build(cfg, lanes, clock_hz, baud, build_root)
+        exe, idle = build(cfg, lanes, clock_hz, baud, build_root, announce)
         # its own session: a Ctrl-C at the terminal reaches the host only, which may still
         # want to save the board's state
         self.proc = subprocess.Popen([str(exe), f"{clock_hz:.0f}", str(baud), str(idle)],
-                                     stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                     stdout=subprocess.PIPE, text=True,
                                      start_new_session=True)
         self.port = self.proc.stdout.readline().strip()
         if not self.port:

@@ -211,7 +211,8 @@ class BoardSimTransport(SerialTransport):
                  clock_hz: float | None = None) -> None:
         from ..boards.virtual import DEFAULT_CLOCK_HZ, VirtualBoard, fastest_baud
         clock_hz = clock_hz or DEFAULT_CLOCK_HZ
-        self.board = VirtualBoard(cfg, lanes, clock_hz, baud or fastest_baud(clock_hz))
+        self.board = VirtualBoard(cfg, lanes, clock_hz, baud or fastest_baud(clock_hz),
+                                  announce=lambda msg: print(msg, file=sys.stderr))
         try:
             super().__init__(self.board.port, self.board.baud)
         except ValueError:

@@ -11,7 +11,7 @@ import sys
 
 from rtrledit.options import add_config_arguments, config_from_args
 
-__all__ = ["add_arguments", "main", "config_from_args_or_default"]
+__all__ = ["add_arguments", "main"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "JSON line instead of a sentence")
 
 
-def config_from_args_or_default(args: argparse.Namespace):
+def _config(args: argparse.Namespace):
     """The Config of --config/--hidden/...; n defaults to ``rtrledit run``'s."""
     from rtrledit.run import DEFAULT_HIDDEN
     if args.hidden is None and not args.config:
@@ -36,16 +36,17 @@ def config_from_args_or_default(args: argparse.Namespace):
 
 def main(args: argparse.Namespace) -> int:
     from rtrledit.boards.virtual import VirtualBoard, fastest_baud
-    cfg = config_from_args_or_default(args)
+    cfg = _config(args)
     if args.lanes < 1:
         raise ValueError(f"--lanes must be >= 1, got {args.lanes}")
     if args.clock <= 0:
         raise ValueError(f"--clock must be > 0 MHz, got {args.clock:g}")
     clock_hz = args.clock * 1e6
     baud = args.baud or fastest_baud(clock_hz)
-    with VirtualBoard(cfg, args.lanes, clock_hz, baud) as vb:
-        # Ctrl-C (SIGINT; from a terminal the board gets it too) or SIGTERM: the board
-        # stops, then this command, with status 0
+    with VirtualBoard(cfg, args.lanes, clock_hz, baud,
+                      announce=lambda msg: print(msg, file=sys.stderr)) as vb:
+        # Ctrl-C (SIGINT) or SIGTERM: this command stops the board (in a session of its
+        # own), then exits with status 0
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: vb.stop())
         info = {"port": vb.port, "baud": baud, "clock_mhz": args.clock, "hidden": cfg.n,

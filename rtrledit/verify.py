@@ -24,6 +24,7 @@ import csv
 import dataclasses
 import io
 import json
+import resource
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -39,10 +40,12 @@ __all__ = ["add_arguments", "main", "Case", "run_case", "run_cases", "TABLE", "C
 
 SIMULATORS = ("verilator", "icarus")
 TABLE = "verify.csv"
-#: the table's columns (a record's keys)
+#: the table's columns (a record's keys; build_seconds: drawing the job, generating the
+#: Verilog and building, run_seconds: simulation and scoreboard, cpu_seconds: the CPU
+#: time of both, with the tools', which on a shared machine says more than wall time)
 COLUMNS = ("seed", "simulator", "status", "hidden", "inputs", "outputs", "activation",
            "approx", "lanes", "stalls", "steps", "learn_steps", "cycles", "build_seconds",
-           "run_seconds", "steps_per_second", "mismatches", "first_mismatch")
+           "run_seconds", "cpu_seconds", "steps_per_second", "mismatches", "first_mismatch")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +100,13 @@ def _describe(job: Job) -> dict:
             "segments": [dataclasses.asdict(s) for s in job.segments]}
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of the child processes it has waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def run_case(case: Case, build_root: str | Path, until: int | None = None,
              waves: bool = False, optimise: bool = True) -> dict:
     """Run one case and return its record (never raises: an error is a ``failed`` record).
@@ -106,7 +116,7 @@ def run_case(case: Case, build_root: str | Path, until: int | None = None,
     from rtrledit.sim.native import simulate_native
     from rtrledit.sim.runner import simulate
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
     rec: dict = {"id": case.id, **dataclasses.asdict(case)}
     try:
         job = case.job(until)
@@ -126,6 +136,7 @@ def run_case(case: Case, build_root: str | Path, until: int | None = None,
                mismatches=report["mismatches"], first_mismatch=report["first_mismatch"],
                mismatch_list=report["mismatch_list"][:5], cycles=report["sim_cycles"],
                seconds=seconds, build_seconds=seconds - run, run_seconds=run,
+               cpu_seconds=_cpu_seconds() - cpu0,
                steps_per_second=len(job.xs) / run if run else 0.0)
     return rec
 
@@ -138,13 +149,18 @@ def _results(todo: list[Case], build_root: str, client, optimise: bool) -> Itera
             yield run_case(case, build_root, optimise=optimise)
         return
     from distributed import as_completed
-    futures = [client.submit(run_case, c, build_root, optimise=optimise, key=f"verify-{c.id}",
-                             pure=False) for c in todo]
+    futures = {client.submit(run_case, c, build_root, optimise=optimise, key=f"verify-{c.id}",
+                             pure=False): c for c in todo}
     try:
-        for f in as_completed(futures):
-            yield f.result()
+        for f in as_completed(list(futures)):
+            if f.status == "finished":
+                yield f.result()
+            else:                                   # the worker died or was lost
+                case = futures[f]
+                yield {"id": case.id, **dataclasses.asdict(case), "status": "failed",
+                       "error": f"worker: {f.exception()!r}", "first_mismatch": None}
     finally:
-        client.cancel(futures)
+        client.cancel(list(futures))
 
 
 def run_cases(cases: list[Case], out_dir: Path, build_root: str | Path, client=None,
@@ -281,7 +297,8 @@ def _summary(records: list[dict], configs: int, reused: int, out: Path, seconds:
             sims[sim] = {"passed": len(rs), "steps": sum(r["steps"] for r in rs),
                          "learn_steps": sum(r["learn_steps"] for r in rs),
                          "cycles": sum(r["cycles"] for r in rs),
-                         "seconds": round(sum(r["seconds"] for r in rs), 1)}
+                         "seconds": round(sum(r["seconds"] for r in rs), 1),
+                         "cpu_seconds": round(sum(r["cpu_seconds"] for r in rs), 1)}
     bad = next((r for r in records if r["status"] != "ok"), None)
     covered = set().union(*(r["features"] for r in records if "features" in r))
     return {"out": str(out), "table": str(out / TABLE), "configs": configs,
@@ -344,7 +361,8 @@ def main(args: argparse.Namespace) -> int:
         _print_table(records)
         for sim, v in s["simulators"].items():
             print(f"{sim}: {v['passed']} configs bit-exact, {v['steps']:,} steps "
-                  f"({v['learn_steps']:,} learning), {v['cycles']:,} cycles, {v['seconds']} s")
+                  f"({v['learn_steps']:,} learning), {v['cycles']:,} cycles, {v['seconds']} s "
+                  f"({v['cpu_seconds']} s of CPU)")
         print(f"{s['reused']} of {s['configs']} configs already done in {args.out}; "
               f"wrote {s['table']}")
         if s["failure"]:

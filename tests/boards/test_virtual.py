@@ -145,26 +145,54 @@ def c_example(tmp_path_factory):
                   "mcu_main.c", C / "examples" / "host_termios.c"], [d / "inc", C / "include"])
 
 
-def test_c_example_learns_through_the_pty(c_example, board, tmp_path):
-    """mcu_main.c on a fresh board (power-on state: zero weights, the config's rates)
-    saves after 5000 steps of x_t → d_t = x_{t+1} (the same integer): predictions and weights are the model's."""
-    fx = CFG.formats.X
-    T = 5000
-    xs = np.round(0.5 * fx.one * np.sin(0.3 * np.arange(T + 1))).astype(np.int64)
+def _sensor(tmp_path, T: int) -> np.ndarray:
+    """T + 1 format-X samples of a sine, written to tmp_path/x.txt for the example."""
+    xs = np.round(0.5 * CFG.formats.X.one * np.sin(0.3 * np.arange(T + 1))).astype(np.int64)
     (tmp_path / "x.txt").write_text("\n".join(map(str, xs)))
+    return xs
+
+
+def _example_model(xs: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """The model of the example on a fresh board (power-on state: zero weights, the
+    config's rates) after T steps of x_t → d_t = x_{t+1} (the same integer, as the example
+    sets it): its predictions and the weights the example saves (windows W, U, V, C)."""
+    n, q = CFG.n, CFG.q
+    model = FixedRTRL(CFG, np.zeros((n, q), np.int64), np.zeros((CFG.p, n), np.int64),
+                      np.zeros(CFG.p, np.int64))
+    ys = model.run(xs[:T, None], xs[1:T + 1, None]).y
+    return ys[:, 0], np.concatenate([model.theta[:, :n].ravel(), model.theta[:, n:].ravel(),
+                                     model.V.ravel(), model.c.ravel()])
+
+
+def test_c_example_learns_through_the_pty(c_example, board, tmp_path):
+    """mcu_main.c saves after 5000 steps: its predictions and weights are the model's."""
+    T = 5000                                          # the example's save period
+    xs = _sensor(tmp_path, T)
     out = tmp_path / "y.txt"
     r = subprocess.run([str(c_example), board.port, str(BAUD), str(tmp_path / "x.txt"),
                         str(out), "1"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    n, q = CFG.n, CFG.q
-    model = FixedRTRL(CFG, np.zeros((n, q), np.int64), np.zeros((CFG.p, n), np.int64),
-                      np.zeros(CFG.p, np.int64))
-    ys = model.run(xs[:-1, None], xs[1:, None]).y      # the example's target: the integer
-    np.testing.assert_array_equal(np.loadtxt(out, dtype=np.int64), ys[:, 0])
-    words = np.loadtxt(f"{out}.weights", dtype=np.int64)
-    want = np.concatenate([model.theta[:, :n].ravel(), model.theta[:, n:].ravel(),
-                           model.V.ravel(), model.c.ravel()])
-    np.testing.assert_array_equal(words, want)
+    ys, words = _example_model(xs, T)
+    np.testing.assert_array_equal(np.loadtxt(out, dtype=np.int64), ys)
+    np.testing.assert_array_equal(np.loadtxt(f"{out}.weights", dtype=np.int64), words)
+
+
+def test_c_example_on_a_killed_board_stops_with_its_save_intact(c_example, board, tmp_path):
+    xs = _sensor(tmp_path, 100_000)
+    out = tmp_path / "y.txt"
+    p = subprocess.Popen([str(c_example), board.port, str(BAUD), str(tmp_path / "x.txt"),
+                          str(out), "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not os.path.exists(f"{out}.weights") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(board.pid, signal.SIGKILL)
+        err = p.communicate(timeout=30)[1]
+    finally:
+        p.kill()
+    assert p.returncode == 1 and err.strip() == "host_termios: transport failure", err
+    np.testing.assert_array_equal(np.loadtxt(f"{out}.weights", dtype=np.int64),
+                                  _example_model(xs, 5000)[1])
 
 
 def test_c_example_at_another_baud_fails_clearly(c_example, board, tmp_path):

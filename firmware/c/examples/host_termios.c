@@ -24,6 +24,11 @@
 
 int rtrl_example_main(void);
 
+/* The virtual board simulates slower than real time (and shares the machine): a receive
+ * waits this many times the driver's timeout (50 ms in the example), so that a slow
+ * answer is not taken for a link hiccup, which the example skips a sample for. */
+#define TIMEOUT_SLACK 20
+
 static int port = -1;
 static FILE *samples, *predictions;
 static const char *out_path;
@@ -64,7 +69,7 @@ int uart_read(uint8_t *data, size_t len, uint32_t timeout_ms)
     size_t got = 0;
     p.fd = port;
     while (got < len) {
-        int r = poll(&p, 1, (int)timeout_ms);
+        int r = poll(&p, 1, (int)(timeout_ms * TIMEOUT_SLACK));
         ssize_t k;
         if (r < 0 && errno == EINTR) continue;
         if (r < 0 || (p.revents & (POLLERR | POLLHUP))) return -1; /* the port went away */

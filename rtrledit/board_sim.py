@@ -54,10 +54,12 @@ def main(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(info), flush=True)
         else:
+            same = " ".join(f"--{k} {getattr(args, k)}" for k in
+                            ("config", "hidden", "approx", "activation") if getattr(args, k))
             print(f"virtual board on {vb.port}: n = {cfg.n}, m = {cfg.m}, p = {cfg.p}, "
                   f"{cfg.approx}, {args.lanes} lane(s), {args.clock:g} MHz, {baud} baud "
-                  f"(Ctrl-C stops it)\n  rtrledit run --port {vb.port} --baud {baud} "
-                  f"--hidden {cfg.n} ...", flush=True)
+                  f"(Ctrl-C stops it)\n  rtrledit run --port {vb.port} --baud {baud} {same}",
+                  flush=True)
         rc = vb.wait()
     if rc:
         print(f"rtrledit board-sim: error: the virtual board stopped (status {rc})",

@@ -101,6 +101,17 @@ def test_ctrl_c_mid_run_leaves_a_complete_checkpoint(board, tmp_path):
     _same_state(ck, _model(steps)[0], steps)           # the state reached, bit-exact
 
 
+def test_ctrl_c_at_a_terminal_saves_with_port_sim(built, tmp_path):
+    """A terminal sends Ctrl-C to the whole process group: ``run --port sim`` starts the
+    board in a session of its own, so the board outlives it and the state is saved."""
+    w = tmp_path / "w.npz"
+    rc, out, err = interrupted_run("--port", "sim", *SIZES, "--steps", "200000",
+                                   "--print-every", "20", "--save", str(w), group=True)
+    assert rc == 130, err
+    steps = int(load_checkpoint(w).arrays["fixed"]["steps"])
+    _same_state(load_checkpoint(w), _model(steps)[0], steps)
+
+
 def test_killed_board_is_a_one_line_error_and_the_last_save_is_intact(board, tmp_path):
     w = tmp_path / "w.npz"
     p = _run(board.port, "--steps", "200000", "--print-every", "100", "--save", str(w),

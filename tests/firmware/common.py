@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -34,17 +35,22 @@ def stream(cfg: Config, T: int, seed: int, gain: int = 3):
     return xs, np.clip(ds, fy.min, fy.max)
 
 
-def interrupted_run(*args: str) -> tuple[int, str, str]:
+def interrupted_run(*args: str, group: bool = False) -> tuple[int, str, str]:
     """``rtrledit run ARGS`` in a child process, sent SIGINT once it prints its first
     prediction (a line starting "step"), as a terminal delivers Ctrl-C, also when the suite
-    runs as a background job (which inherits SIGINT ignored): (status, stdout, stderr)."""
+    runs as a background job (which inherits SIGINT ignored): (status, stdout, stderr).
+    ``group``: to its whole process group, as a terminal sends it, children included."""
     p = subprocess.Popen([sys.executable, "-m", "rtrledit.cli", "run", *args],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=group,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = p.stdout.readline()
         assert line.startswith("step"), line + p.stderr.read()
-        p.send_signal(signal.SIGINT)
+        if group:
+            os.killpg(p.pid, signal.SIGINT)
+        else:
+            p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=120)
     finally:
         p.kill()

@@ -115,10 +115,10 @@ def smallest(pts: dict[tuple[int, int], Spread], axis: str, every_seed: bool = F
 
 def table(records: list[dict]) -> str:
     rows = group(records)
-    lines = ["| task | n | activation | approx | update rounding | float final MSE | "
+    lines = ["| task | n | activation | approx | update rounding | seeds | float final MSE | "
              "min S (Θ 24) | min Θ (S 24) | min S = Θ | rel. error there: median (min–max) | "
              "min S = Θ, every seed | memory at S = Θ (bits) | grad cos at S = Θ |",
-             "|---|---:|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|"]
+             "|---|---:|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     fmt = lambda w: "—" if w is None else str(w)  # noqa: E731
     order = lambda k: (GRID["tasks"].index(k[0]), k[1:])  # noqa: E731
     for row in sorted(rows, key=order):
@@ -130,7 +130,8 @@ def table(records: list[dict]) -> str:
         cos = at.stat("grad_cos") if at else None
         flt = pts[(max(WIDTHS), max(WIDTHS))].stat("mse_last_float")
         lines.append(
-            f"| {' | '.join(map(str, row))} | {'—' if flt is None else f'{flt:.4g}'} | "
+            f"| {' | '.join(map(str, row))} | {min(len(p.recs) for p in pts.values())} | "
+            f"{'—' if flt is None else f'{flt:.4g}'} | "
             f"{fmt(smallest(pts, 'S'))} | {fmt(smallest(pts, 'P'))} | {fmt(we)} | {spread} | "
             f"{fmt(smallest(pts, 'SP', every_seed=True))} | {mem} | "
             f"{'—' if cos is None else f'{cos:.4f}'} |")

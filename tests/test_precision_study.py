@@ -35,6 +35,7 @@ def test_median_decides_and_the_worst_seed_is_reported():
     assert ps.smallest(pts, "SP", every_seed=True) is None
     table = ps.table(recs({w: [1.0, 1.05, 1.2] for w in ps.WIDTHS}))
     assert "| 8 | 1.050 (1.000–1.200) | — |" in table
+    assert "| stochastic | 3 | 0.01 |" in table     # seeds a point, float MSE (median)
 
 
 def test_a_failed_seed_makes_the_point_fail():

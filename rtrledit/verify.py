@@ -3,7 +3,8 @@ against the integer model.
 
 Config i of a run is the job :func:`~rtrledit.sim.random_jobs.random_job` draws for seed
 S + i with T steps (sizes, lanes, formats, rounding modes, both activations, both
-approximations, mode segments, resets, learning-rate changes, stalls). Verilator runs it
+approximations, mode segments, resets, learning-rate changes, stalls), one in four with S
+and G in single-port RAMs (:func:`~rtrledit.sim.random_jobs.random_spram`). Verilator runs it
 on the native harness (:mod:`rtrledit.sim.native`), Icarus through cocotb
 (:mod:`rtrledit.sim.runner`); the scoreboard checks every result and the final state.
 
@@ -34,7 +35,7 @@ from rtrledit.model.checkpoint import atomic_write
 from rtrledit.model.explore import RESULTS_LOG, append_record, load_results, repair_log
 from rtrledit.sim.job import Job
 from rtrledit.sim.random_jobs import (ALL_FEATURES, MAX_HIDDEN, MIN_STEPS, features,
-                                      random_job, stall_kind)
+                                      random_job, random_spram, stall_kind)
 
 __all__ = ["add_arguments", "main", "Case", "run_case", "run_cases", "TABLE", "COLUMNS"]
 
@@ -44,7 +45,7 @@ TABLE = "verify.csv"
 #: Verilog and building, run_seconds: simulation and scoreboard, cpu_seconds: the CPU
 #: time of both, with the tools', which on a shared machine says more than wall time)
 COLUMNS = ("seed", "simulator", "status", "hidden", "inputs", "outputs", "activation",
-           "approx", "lanes", "stalls", "steps", "learn_steps", "cycles", "build_seconds",
+           "approx", "lanes", "spram", "stalls", "steps", "learn_steps", "cycles", "build_seconds",
            "run_seconds", "cpu_seconds", "steps_per_second", "mismatches", "first_mismatch")
 
 
@@ -68,6 +69,8 @@ class Case:
         """The job (only its first ``until`` steps, the segments cut there, when given)."""
         job = random_job(self.seed, steps=self.steps, max_hidden=self.max_hidden,
                          max_lanes=self.max_lanes)
+        if random_spram(self.seed):
+            job.spram = True
         if until is None:
             return job
         segments, left = [], until
@@ -93,7 +96,8 @@ class Case:
 def _describe(job: Job) -> dict:
     cfg = job.cfg
     return {"hidden": cfg.n, "inputs": cfg.m, "outputs": cfg.p, "activation": cfg.activation,
-            "approx": cfg.approx, "lanes": job.lanes, "stalls": stall_kind(job.stalls),
+            "approx": cfg.approx, "lanes": job.lanes, "spram": job.spram,
+            "stalls": stall_kind(job.stalls),
             "learn_steps": sum(s.steps for s in job.segments if s.learn),
             "features": sorted(features(job)), "config": cfg.to_dict(),
             "stall_pattern": dataclasses.asdict(job.stalls),

@@ -20,7 +20,8 @@ from ..model.tasks import get_task
 from .job import Job, Segment, Stalls
 
 __all__ = ["MAX_HIDDEN", "MIN_STEPS", "random_config", "random_lanes", "random_stalls",
-           "random_job", "random_batch", "features", "stall_kind", "ALL_FEATURES"]
+           "random_spram", "random_job", "random_batch", "features", "stall_kind",
+           "ALL_FEATURES"]
 
 #: the largest hidden size :func:`random_config` draws
 MAX_HIDDEN = 12
@@ -78,6 +79,13 @@ def random_stalls(seed: int, cycles_per_step: int) -> Stalls:
     longest = lambda: int(rng.choice([1, 3, min(64, 2 * cycles_per_step)]))   # noqa: E731
     return Stalls(seed=int(rng.integers(2**31)), idle=idle, idle_max=longest(),
                   backpressure=bp, backpressure_max=longest())
+
+
+def random_spram(seed: int) -> bool:
+    """Whether job ``seed`` puts S and G in single-port RAMs (one in four; its own random
+    stream, so nothing else the seed draws depends on it). :func:`random_job` leaves
+    ``spram`` at the engine's default; ``rtrledit verify`` sets it from here."""
+    return bool(np.random.default_rng([seed, 11]).random() < 0.25)
 
 
 def random_job(seed: int, max_cycles: int | None = None, steps: int | None = None,

@@ -334,9 +334,17 @@ def _replay(args: argparse.Namespace, sims: tuple[str, ...]) -> int:
     return status
 
 
+#: the tools each simulator needs (checked before any work: a missing one is exit 2)
+TOOLS = {"verilator": ("verilator",), "icarus": ("iverilog", "cocotb")}
+
+
 def main(args: argparse.Namespace) -> int:
+    from rtrledit.toolchain import require
     _check(args)
     sims = SIMULATORS if args.simulator == "both" else (args.simulator,)
+    for sim in sims:
+        for tool in TOOLS[sim] + (("cocotb",) if args.waves else ()):
+            require(tool)
     if args.replay is not None:
         return _replay(args, sims)
     from rtrledit.train import Progress

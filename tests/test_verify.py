@@ -144,3 +144,17 @@ def test_bad_input(args, msg, tmp_path, capsys):
     err = capsys.readouterr().err
     assert msg in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "v").exists()
+
+
+def test_missing_simulator_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    import rtrledit.toolchain as toolchain
+
+    def require(key):
+        if key == "iverilog":
+            raise toolchain.MissingTool("iverilog: not found; apt-get install iverilog")
+        return key
+    monkeypatch.setattr(toolchain, "require", require)
+    assert main(["verify", "--simulator", "both", "-o", str(tmp_path / "v")]) == 2
+    err = capsys.readouterr().err
+    assert "iverilog: not found" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "v").exists()

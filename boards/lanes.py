@@ -42,8 +42,10 @@ __all__ = ["LUT_FILL", "LaneChoice", "synth_cells", "auto_lanes"]
 #: fail to place; on the LFE5U-85F exact n = 16 with 32 lanes (24 % of the LUTs) routed in
 #: 13 minutes, with 38 lanes (29 %) the router was still at ~19,000 of 107,000 arcs after
 #: 15 minutes and slowing, n = 32 with 48 lanes (48 %) stalled at ~104,000 unrouted arcs
-#: (the lanes' G and S read-back funnel into one port: a routing limit, not a cell count).
-LUT_FILL = {"ice40": 0.93, "ecp5": 0.25}
+#: with nextpnr's router1 and the lanes' G funnelled through one OR tree; with the G
+#: chain and router2 (``build.ROUTER``) n = 32 with 48 lanes (47 % of the LUTs) routes in
+#: 7 minutes.
+LUT_FILL = {"ice40": 0.93, "ecp5": 0.47}
 
 
 #: nextpnr's packer per family: the arguments, and the cell its utilisation counts logic in.

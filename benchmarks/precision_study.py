@@ -176,8 +176,8 @@ def plot_spread(records: list[dict], axis: str, path: Path) -> Path:
             if j == 0:
                 ax.set_ylabel("rel. final error")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"integer / float final error: median over the seeds, band = min–max "
-                 f"(dotted: {TOLERANCE})", fontsize=10)
+    fig.suptitle(f"integer / float final error\nmedian over the seeds, band min–max, "
+                 f"dotted {TOLERANCE}", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)

@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rtrledit.boards.targets import board
+from rtrledit.boards.target import board
 
 __all__ = ["macs_per_step", "points", "plot"]
 

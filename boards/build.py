@@ -153,8 +153,7 @@ def build(cfg: Config, target: Target, out_dir: Path, seed: int = NEXTPNR_SEED,
     from .top import BoardTop
     est = check_fit(cfg, target)                 # refuses a target without a board
     brd, lanes, freq_mhz = target.device, target.lanes, target.clock_mhz
-    top = BoardTop(cfg, lanes, brd, None if freq_mhz is None else freq_mhz * 1e6, target.baud,
-                   fifo_depth=target.fifo_depth)
+    top = BoardTop(cfg, target)
     if freq_mhz is not None and abs(top.freq_hz / 1e6 - freq_mhz) > 0.01 * freq_mhz:
         raise BuildError(f"--freq {freq_mhz:g} MHz: the {brd.name} PLL can make "
                          f"{top.freq_hz / 1e6:.3f} MHz at best; ask for that")

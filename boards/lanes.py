@@ -63,7 +63,7 @@ def synth_cells(cfg: Config, lanes: int, family: str) -> dict[str, int]:
     from amaranth.back import rtlil
 
     from .top import BoardTop
-    top = BoardTop(cfg, lanes, freq_hz=12e6, target=family)
+    top = BoardTop(cfg, Target(family=family, lanes=lanes, clock_mhz=12.0))
     ports = [top.rx, top.tx, top.led_alive, top.led_learn, top.led_sat]
     if family == "ice40":
         script, dsp = "synth_ice40 -dsp -spram -top top", "SB_MAC16"

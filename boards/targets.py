@@ -18,7 +18,7 @@ from ..model.config import Config
 from .target import BOARDS, BRAM_SHAPES, Board, Target, board
 from .top import BoardTop
 
-__all__ = ["Board", "BOARDS", "board", "Estimate", "estimate", "check_fit", "cycles_per_step"]
+__all__ = ["Estimate", "estimate", "check_fit", "cycles_per_step"]
 
 
 # --------------------------------------------------------------------------- estimate
@@ -29,8 +29,7 @@ def _blocks(depth: int, width: int, family: str) -> int:
 def _design(cfg: Config, target: Target):
     """The board top for ``target`` (without its board I/O) and its elaborated fragment
     (what the estimate reads)."""
-    top = BoardTop(cfg, target.lanes, freq_hz=12e6, fifo_depth=target.fifo_depth,
-                   target=target.family)
+    top = BoardTop(cfg, target)
     return top, Fragment.get(top, None)
 
 

@@ -8,8 +8,6 @@ domain and exposes ``rx``/``tx`` (UART pins) and ``led_alive``, ``led_learn``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.cdc import ResetSynchronizer
@@ -19,10 +17,8 @@ from ..model.config import Config
 from .bridge import Bridge
 from .protocol import TIMEOUT_BYTES
 from .pll import ecp5_pll, ice40_pll
+from .target import Target
 from .uart import UARTRx, UARTTx, divisor_for
-
-if TYPE_CHECKING:                       # targets imports this module (the estimate elaborates it)
-    from .targets import Board
 
 __all__ = ["BoardTop"]
 
@@ -30,21 +26,24 @@ __all__ = ["BoardTop"]
 class BoardTop(Elaboratable):
     """Parameters
     ----------
-    cfg, lanes : the core's.
-    board : Board or None
-        None for simulation.
-    freq_hz : float
-        Requested core clock (the PLL gets as close as it can: ``self.freq_hz`` is the
-        achieved frequency).
-    baud : int
+    cfg : Config
+    target : Target
+        What it is built for: lanes, clock, baud, FIFO depth; its board (if any) gives the
+        clock source (PLL, fabric divider or the oscillator) and the pins, which are used
+        when the top is elaborated for that board's platform. Without a board (simulation)
+        the clock is ``target.clock_mhz`` (1 MHz if None) and the family, if any, gives
+        the memory facts.
     divisor : int, optional
         Cycles per UART bit (simulation); computed from the clock and baud otherwise.
     """
 
-    def __init__(self, cfg: Config, lanes: int, board: Board | None = None,
-                 freq_hz: float | None = None, baud: int = 115200, divisor: int | None = None,
-                 fifo_depth: int = 32, target: str | None = None) -> None:
-        self.cfg, self.lanes, self.board, self.baud = cfg, lanes, board, baud
+    def __init__(self, cfg: Config, target: Target, divisor: int | None = None) -> None:
+        if not isinstance(target, Target):
+            raise ValueError(f"BoardTop parameter 'target' must be a Target, got {target!r}")
+        board = target.device if target.board is not None else None
+        self.cfg, self.target, self.board, self.baud = cfg, target, board, target.baud
+        self.lanes = target.lanes
+        freq_hz = None if target.clock_mhz is None else target.clock_mhz * 1e6
         self.pll = None
         self.clk_div = 1
         if board is not None:
@@ -64,11 +63,10 @@ class BoardTop(Elaboratable):
                 self.freq_hz = self.pll["freq"]
         else:
             self.freq_hz = freq_hz or 1e6
-        self.divisor = divisor or divisor_for(self.freq_hz, baud)
-        target = board.family if board is not None else target
-        self.core = Core(cfg, lanes, target=target)
+        self.divisor = divisor or divisor_for(self.freq_hz, self.baud)
+        self.core = Core(cfg, target=target)
         self.bridge = Bridge(cfg, timeout=TIMEOUT_BYTES * 10 * self.divisor,
-                             fifo_depth=fifo_depth)
+                             fifo_depth=target.fifo_depth)
         self.rx = Signal(init=1)
         self.tx = Signal(init=1)
         self.led_alive = Signal(name="led_alive")

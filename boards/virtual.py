@@ -19,7 +19,7 @@ from pathlib import Path
 from ..model.config import Config
 from ..toolchain import require
 from .protocol import TIMEOUT_BYTES
-from .target import board
+from .target import Target, board
 from .uart import MIN_DIVISOR, divisor_for
 
 __all__ = ["TOP", "DEFAULT_CLOCK_HZ", "fastest_baud", "idle_cycles", "build", "VirtualBoard"]
@@ -79,7 +79,7 @@ def build(cfg: Config, lanes: int = 1, clock_hz: float = DEFAULT_CLOCK_HZ,
         announce(f"building the virtual board in {bdir} (Verilator, once per design: "
                  "about a minute)")
     bdir.mkdir(parents=True, exist_ok=True)
-    top = BoardTop(cfg, lanes, None, clock_hz, baud)
+    top = BoardTop(cfg, Target(lanes=lanes, clock_mhz=clock_hz / 1e6, baud=baud))
     ports = [top.rx, top.tx, top.led_alive, top.led_learn, top.led_sat]
     (bdir / f"{TOP}.v").write_text(verilog.convert(top, ports=ports, name=TOP, emit_src=False))
     idle.write_text(str(idle_cycles(top)))

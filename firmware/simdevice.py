@@ -50,6 +50,7 @@ class SimDevice:
         from amaranth.sim import Simulator
 
         from ..boards.hostsim import BridgeHarness, ByteLink, UartLink
+        from ..boards.target import Target
         from ..boards.top import BoardTop
         self.cfg, self.lanes, self.link_kind = cfg, lanes, link
         if link == "byte":
@@ -58,7 +59,7 @@ class SimDevice:
             self.link = ByteLink(self.dut.bridge)
             self.timeout = timeout
         elif link == "uart":
-            self.dut = BoardTop(cfg, lanes, board=None, divisor=divisor, fifo_depth=fifo_depth)
+            self.dut = BoardTop(cfg, Target(lanes=lanes, fifo_depth=fifo_depth), divisor=divisor)
             self.core = self.dut.core
             self.link = UartLink(self.dut, divisor)
             self.timeout = self.dut.bridge.timeout

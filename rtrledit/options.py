@@ -65,6 +65,10 @@ def add_lanes_argument(p: argparse.ArgumentParser, board_option: bool = True) ->
         p.add_argument("--board", choices=list(BOARDS), help="the board --lanes auto fits to")
 
 
+#: the command-line option of each Target field that the options below set
+_OPTION = {"board": "--board", "lanes": "--lanes", "clock_mhz": "--freq", "baud": "--baud"}
+
+
 def target_from_args(args: argparse.Namespace, cfg: Config, quiet: bool = False) -> Target:
     """The Target of --board, --lanes and (where the command has them) --freq and --baud.
     --lanes auto becomes the most lanes that fit --board, printed with the reason (on
@@ -74,8 +78,14 @@ def target_from_args(args: argparse.Namespace, cfg: Config, quiet: bool = False)
     extra = {"clock_mhz": getattr(args, "freq", None)}
     if getattr(args, "baud", None) is not None:
         extra["baud"] = args.baud
-    target = Target(board=getattr(args, "board", None),
-                    lanes=1 if args.lanes == "auto" else args.lanes, **extra)
+    try:
+        target = Target(board=getattr(args, "board", None),
+                        lanes=1 if args.lanes == "auto" else args.lanes, **extra)
+    except ValueError as e:               # name the option, not the Target field
+        field = str(e).split("'")[1] if str(e).startswith("Target '") else None
+        if field not in _OPTION:
+            raise
+        raise ValueError(str(e).replace(f"Target '{field}'", _OPTION[field], 1)) from None
     if args.lanes != "auto":
         return target
     if target.board is None:

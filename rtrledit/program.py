@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rtrledit.boards.targets import BOARDS, Board, board
+from rtrledit.boards.target import BOARDS, Board, board
 from rtrledit.toolchain import openfpgaloader_path, require
 
 __all__ = ["add_arguments", "main", "program_command"]

@@ -3,7 +3,7 @@ and a clear failure without a board)."""
 
 import json
 
-from rtrledit.boards.targets import board
+from rtrledit.boards.target import board
 from rtrledit.cli import main
 from rtrledit.program import program_command
 
@@ -35,6 +35,17 @@ def test_build_bad_freq(capsys, tmp_path):
     rc = main(["build", "--board", "icebreaker", "--hidden", "2", "--freq", "13",
                "-o", str(tmp_path)])
     assert rc == 2 and "PLL can make" in capsys.readouterr().err
+
+
+def test_build_bad_target_option_names_the_option(capsys, tmp_path):
+    """A value the Target refuses is reported under the option that set it."""
+    for args, option in ((["--freq", "-3"], "--freq"), (["--baud", "0"], "--baud")):
+        rc = main(["build", "--board", "icebreaker", "--hidden", "4", *args, "--estimate",
+                   "-o", str(tmp_path / "b")])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.startswith(f"rtrledit build: error: {option} must be"), err
+        assert "Target" not in err and err.count("\n") == 1
+    assert not (tmp_path / "b").exists()
 
 
 def test_program_command():

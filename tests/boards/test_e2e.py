@@ -138,7 +138,7 @@ def test_board_top_over_uart():
     """The whole top: bits on the UART pins, a few learning steps, bit-exact."""
     cfg = Config(hidden=2, inputs=2)
     lanes, div = 1, 4
-    top = BoardTop(cfg, lanes, board=None, divisor=div)
+    top = BoardTop(cfg, Target(lanes=lanes), divisor=div)
     rm = register_map(cfg, lanes)
     link = UartLink(top, div)
     link.set_idle_generator(Stalls(seed=2, idle=0.5, idle_max=3).idle_generator())

@@ -11,7 +11,8 @@ import pytest
 from rtrledit.boards import lanes as lanes_mod
 from rtrledit.boards.lanes import LUT_FILL, auto_lanes, synth_cells
 from rtrledit.boards.target import Target
-from rtrledit.boards.targets import BOARDS, check_fit
+from rtrledit.boards.target import BOARDS
+from rtrledit.boards.targets import check_fit
 from rtrledit.cli import main
 from rtrledit.hdl.core import max_lanes
 from rtrledit.model.config import Config

@@ -9,7 +9,8 @@ from rtrledit.boards.build import (BuildError, check_report, parse_nextpnr_repor
                                    parse_yosys_stat, summarise)
 from rtrledit.boards.pll import ecp5_pll, ice40_pll
 from rtrledit.boards.target import Target
-from rtrledit.boards.targets import BOARDS, board, check_fit, estimate
+from rtrledit.boards.target import BOARDS, board
+from rtrledit.boards.targets import check_fit, estimate
 from rtrledit.boards.uart import UARTRx, UARTTx, divisor_for
 from rtrledit.model.config import Config
 

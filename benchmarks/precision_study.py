@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 import tomli_w
 
 from rtrledit.cli import main as cli
+from rtrledit.model.explore import WITHIN, Spread
 
 WIDTHS = [8, 10, 12, 14, 16, 20, 24]
 SEEDS = 5
@@ -44,41 +44,8 @@ GRID = {
     "pes": 32,
     "base": {"formats": {"H": [10, 8]}},
 }
-#: A point is "within 10%" when the median over its seeds of the relative error is <= this.
-TOLERANCE = 1.10
 #: The rows of the table and the panels of the plots, in this order.
 ROW_KEYS = ("task", "hidden", "activation", "approx", "r_upd")
-
-
-class Spread:
-    """The seeds of one grid point: relative errors (None for a failed seed) and the rest."""
-
-    def __init__(self, recs: list[dict]) -> None:
-        self.recs = recs
-        self.rel = [r["rel_err"] if r["status"] == "ok" else None for r in recs]
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.rel) and all(v is not None for v in self.rel)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.rel) if self.complete else float("inf")
-
-    @property
-    def worst(self) -> float:
-        return max(self.rel) if self.complete else float("inf")
-
-    @property
-    def best(self) -> float:
-        return min(self.rel) if self.complete else float("inf")
-
-    def within(self, every_seed: bool = False) -> bool:
-        return (self.worst if every_seed else self.median) <= TOLERANCE
-
-    def stat(self, key: str) -> float | None:
-        vals = [r[key] for r in self.recs if r.get(key) is not None]
-        return statistics.median(vals) if vals else None
 
 
 def group(records: list[dict]) -> dict[tuple, dict[tuple[int, int], Spread]]:
@@ -168,7 +135,7 @@ def plot_spread(records: list[dict], axis: str, path: Path) -> Path:
                     ls = "-" if approx == "exact" else "--"
                     h, = ax.plot(x, med, ls, marker="o", ms=3, label=f"{approx} {r_upd}")
                     ax.fill_between(x, lo, hi, color=h.get_color(), alpha=0.18)
-            ax.axhline(TOLERANCE, color="k", lw=0.8, ls=":")
+            ax.axhline(WITHIN, color="k", lw=0.8, ls=":")
             ax.set_yscale("log")
             ax.set_title(f"{task}, n = {n}, {act}", fontsize=9)
             if i == len(panels) - 1:
@@ -177,7 +144,7 @@ def plot_spread(records: list[dict], axis: str, path: Path) -> Path:
                 ax.set_ylabel("rel. final error")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"integer / float final error\nmedian over the seeds, band min–max, "
-                 f"dotted {TOLERANCE}", fontsize=9)
+                 f"dotted {WITHIN}", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)

@@ -36,6 +36,7 @@ import itertools
 import json
 import math
 import os
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +54,7 @@ from .requant import dequantise
 __all__ = ["DEFAULT_GRID", "Grid", "Point", "load_grid", "hardware_cost", "pareto_front",
            "evaluate_point", "evaluate_batch", "BATCH", "float_learning", "float_gradients", "run_exploration", "SweepResult",
            "RESULTS_LOG", "load_results", "repair_log", "append_record", "write_table",
-           "TABLE_COLUMNS", "CURVE_POINTS", "within"]
+           "TABLE_COLUMNS", "CURVE_POINTS", "WITHIN", "Spread", "seed_spreads"]
 
 #: The default grid: small enough to finish in well under two minutes on two cores.
 DEFAULT_GRID: dict[str, Any] = {
@@ -299,9 +300,55 @@ def _ends(sq: np.ndarray) -> tuple[float, float]:
     return float(np.mean(sq[:k])), float(np.mean(sq[-k:]))
 
 
-def within(rec: dict[str, Any], tol: float = 0.10) -> bool:
-    """Whether a result reaches within ``tol`` of the float model's final error."""
-    return rec.get("status") == "ok" and rec["rel_err"] is not None and rec["rel_err"] <= 1 + tol
+#: "Within 10 %": the integer model's final error at most this many times the float model's.
+WITHIN = 1.10
+
+
+class Spread:
+    """The seeds of one grid point: their records and relative errors (None for a seed
+    that failed). A point is judged on the median over its seeds, the worst seed beside
+    it; a point with a failed seed is never within."""
+
+    def __init__(self, recs: list[dict[str, Any]]) -> None:
+        self.recs = recs
+        self.rel = [r["rel_err"] if r["status"] == "ok" else None for r in recs]
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.rel) and all(v is not None for v in self.rel)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rel) if self.complete else math.inf
+
+    @property
+    def worst(self) -> float:
+        return max(self.rel) if self.complete else math.inf
+
+    @property
+    def best(self) -> float:
+        return min(self.rel) if self.complete else math.inf
+
+    def within(self, every_seed: bool = False) -> bool:
+        """The median (with ``every_seed``: the worst seed) within :data:`WITHIN`."""
+        return (self.worst if every_seed else self.median) <= WITHIN
+
+    def stat(self, key: str) -> float | None:
+        """The median over the seeds of a record field (None where no seed has it)."""
+        vals = [r[key] for r in self.recs if r.get(key) is not None]
+        return statistics.median(vals) if vals else None
+
+
+def seed_spreads(records: list[dict[str, Any]]) -> dict[str, Spread]:
+    """The valid records grouped by grid point: the point's id without its seed (the
+    spec's ``seed`` dropped) -> the :class:`Spread` of its seeds."""
+    groups: dict[str, list] = {}
+    for r in records:
+        if r["status"] == "invalid":
+            continue
+        spec = {k: v for k, v in r["spec"].items() if k != "seed"}
+        groups.setdefault(point_id(spec), []).append(r)
+    return {k: Spread(v) for k, v in groups.items()}
 
 
 @functools.lru_cache(maxsize=8)

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .explore import pareto_front, seed_spreads
+
 __all__ = ["plot_sweep", "plot_heatmap", "plot_curves", "plot_pareto", "MAX_CURVES"]
 
 #: Learning curves drawn per panel at most (besides the float models').
@@ -53,7 +55,8 @@ def plot_sweep(records: list[dict[str, Any]], out_dir: str | Path) -> list[Path]
 
 def plot_heatmap(records: list[dict[str, Any]], path: Path) -> Path:
     """Final error / float final error over (first width, second width): green within
-    10% of the float model, red worse; F marks a failed point, blank an invalid one."""
+    10% of the float model, red worse; F marks a point with a failed seed, blank an invalid
+    one. With several seeds a cell shows the median over them and, below it, the worst."""
     plt = _plt()
     from matplotlib.colors import TwoSlopeNorm
     letters = list(records[0]["widths"]) if records else []
@@ -61,27 +64,29 @@ def plot_heatmap(records: list[dict[str, Any]], path: Path) -> Path:
     ly = letters[1] if len(letters) > 1 else None
     extra = letters[2:]
     rows = _groups(records, ("task", "hidden"))
-    cols = sorted({(r["approx"], r["r_upd"], tuple(r["widths"][L] for L in extra))
-                   for r in records})
+    cols = sorted({(r["activation"], r["approx"], r["r_upd"],
+                    tuple(r["widths"][L] for L in extra)) for r in records})
     fig, axes = plt.subplots(len(rows), len(cols), squeeze=False,
                              figsize=(3.3 * len(cols) + 1, 3.0 * len(rows) + 0.6))
     norm = TwoSlopeNorm(vmin=-0.3, vcenter=math.log10(1.1), vmax=1.0)
     im = None
     for i, ((task, n), recs) in enumerate(rows.items()):
-        for j, (approx, r_upd, ex) in enumerate(cols):
+        for j, (act, approx, r_upd, ex) in enumerate(cols):
             ax = axes[i, j]
-            sub = [r for r in recs if (r["approx"], r["r_upd"]) == (approx, r_upd)
+            sub = [r for r in recs if (r["activation"], r["approx"], r["r_upd"]) == (act, approx, r_upd)
                    and tuple(r["widths"][L] for L in extra) == ex]
             xs = sorted({r["widths"][lx] for r in sub}) if lx else [0]
             ys = sorted({r["widths"][ly] for r in sub}) if ly else [0]
             grid = np.full((len(ys), len(xs)), np.nan)
-            for r in sub:
+            for sp in seed_spreads(sub).values():
+                r = sp.recs[0]
                 xi = xs.index(r["widths"][lx]) if lx else 0
                 yi = ys.index(r["widths"][ly]) if ly else 0
-                if r["status"] == "ok" and r.get("rel_err"):
-                    grid[yi, xi] = math.log10(max(r["rel_err"], 1e-3))
-                    ax.text(xi, yi, f"{r['rel_err']:.2g}", ha="center", va="center", fontsize=7)
-                elif r["status"] == "failed":
+                if sp.complete and sp.median > 0:
+                    grid[yi, xi] = math.log10(max(sp.median, 1e-3))
+                    label = f"{sp.median:.2g}" + (f"\n≤{sp.worst:.2g}" if len(sp.recs) > 1 else "")
+                    ax.text(xi, yi, label, ha="center", va="center", fontsize=7)
+                elif any(x["status"] == "failed" for x in sp.recs):
                     ax.text(xi, yi, "F", ha="center", va="center", fontsize=8, color="black")
             im = ax.imshow(grid, origin="lower", cmap="RdYlGn_r", norm=norm, aspect="auto")
             ax.set_xticks(range(len(xs)))
@@ -92,7 +97,7 @@ def plot_heatmap(records: list[dict[str, Any]], path: Path) -> Path:
                 ax.set_xlabel(f"width of {lx} (bits)", fontsize=8)
             if ly:
                 ax.set_ylabel(f"width of {ly} (bits)", fontsize=8)
-            title = f"{task} n={n} {approx} {r_upd}"
+            title = f"{task} n={n} {act} {approx} {r_upd}"
             if extra:
                 title += " " + " ".join(f"{L}{w}" for L, w in zip(extra, ex))
             ax.set_title(title, fontsize=8)
@@ -104,7 +109,6 @@ def plot_heatmap(records: list[dict[str, Any]], path: Path) -> Path:
 
 
 def _pareto_ids(recs) -> set[str]:
-    from .explore import pareto_front
     ok = [r for r in recs if r["status"] == "ok"]
     idx = pareto_front([r["mem_bits"] for r in ok], [r["mse_last"] for r in ok])
     return {ok[i]["id"] for i in idx}

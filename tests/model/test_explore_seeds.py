@@ -60,3 +60,25 @@ def test_base_activation_is_the_axis_when_alone():
                        | {"base": {"activation": "tanh"}})
     assert g.activation == ["tanh"]
     assert all(p.cfg.activation == "tanh" for p in g.points())
+
+
+def _rec(seed: int, rel, s_bits: int, mem: int) -> dict:
+    spec = {"task": "sine", "hidden": 4, "activation": "hardtanh", "approx": "exact",
+            "r_upd": "stochastic", "widths": {"S": s_bits, "P": 16}, "seed": seed}
+    return {"status": "ok" if rel is not None else "failed", "rel_err": rel, "spec": spec,
+            "mem_bits": mem, **{k: v for k, v in spec.items() if k != "seed"}}
+
+
+def test_sweep_summary_judges_a_point_on_its_median_seed():
+    """One good seed does not make a point: S = 8 has seeds 1.05, 1.4, 1.5 (median 1.4);
+    S = 12 has 1.0, 1.08, 2.0 (median 1.08, worst 2.0); S = 10 lost a seed."""
+    from rtrledit.model.explore import seed_spreads
+    from rtrledit.sweep import _best
+    recs = ([_rec(s, r, 8, 100) for s, r in enumerate([1.05, 1.4, 1.5])]
+            + [_rec(s, r, 12, 150) for s, r in enumerate([1.0, 1.08, 2.0])]
+            + [_rec(s, r, 10, 120) for s, r in enumerate([1.0, None, 1.0])])
+    spreads = seed_spreads(recs)
+    assert sorted(len(sp.recs) for sp in spreads.values()) == [3, 3, 3]
+    (best,) = _best(recs)
+    assert best["widths"] == {"S": 12, "P": 16} and best["seeds"] == 3
+    assert best["rel_err"] == 1.08 and best["rel_err_worst"] == 2.0

@@ -194,7 +194,10 @@ class Core(wiring.Component):
         err, err_addr = Signal(), Signal(ADDR_WIDTH)
         # the saturation counters (in SAT_NAMES order) and the step counter, in one RAM
         STEPS = len(SAT_NAMES)
-        md.submodules.counters = counters = SaturationCounters(STEPS + 1, eng.sat_inc_max)
+        # every source's largest increment fits (the update's two saturations per element
+        # were cut to one bit when the engine's most was 1: hardtanh on one lane)
+        md.submodules.counters = counters = SaturationCounters(
+            STEPS + 1, max(eng.sat_inc_max, upd.sat_inc_max, 1))
         flags = Signal(len(SAT_NAMES))
         md.d.comb += [upd.eta.eq(eta), upd.eta_o.eq(eta_o)]
 

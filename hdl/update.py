@@ -69,6 +69,8 @@ class UpdateUnit(wiring.Component):
         self.cycles = update_cycles(cfg)
         #: hardware multipliers (DSP blocks): e·h
         self.multipliers = 1
+        #: the most saturations ``sat_theta`` or ``sat_v`` reports in one cycle
+        self.sat_inc_max = 2
         super().__init__({
             "start": In(1), "busy": Out(1), "done": Out(1),
             "eta": In(unsigned(ETA_WIDTH), init=cfg.eta),
@@ -85,7 +87,8 @@ class UpdateUnit(wiring.Component):
             "h_addr": Out(bits(n)), "h_data": In(signed(fm.H.w)),
             "e": In(data.ArrayLayout(signed(fm.Y.w), p)),
             "lfsr": Out(32), "lfsr_load": In(1), "lfsr_load_value": In(32),
-            "sat_theta": Out(2), "sat_v": Out(2),
+            "sat_theta": Out(range(self.sat_inc_max + 1)),
+            "sat_v": Out(range(self.sat_inc_max + 1)),
         })
 
     def elaborate(self, platform) -> Module:

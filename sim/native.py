@@ -186,15 +186,19 @@ def compile_job(job: Job) -> Program:
     return rec.prog
 
 
-def build(job: Job, build_root: str | Path | None = None, optimise: bool = True) -> Path:
+def build(job: Job, build_root: str | Path | None = None, optimise: bool = True,
+          eval_low: bool = False) -> Path:
     """The harness executable for the job's design, built once per design (Verilog and
     harness source) under ``build_root`` (default ``build/sim``); ``optimise=False``
     compiles without optimisation (a build in less than half the time, a slower run:
-    for short jobs)."""
+    for short jobs); ``eval_low`` evaluates the model at clk = 0 too, as a harness
+    without the one-evaluation edge does (the same answers, twice the work: for the
+    test that compares the two)."""
     require("verilator")
     text = core_verilog(job.cfg, job.lanes, job.spram)
     source = HARNESS.read_text()
-    key = hashlib.sha256((text + source + " ".join(VERILATOR_ARGS)
+    flags = ["-CFLAGS", "-DRTRL_EVAL_LOW"] * eval_low
+    key = hashlib.sha256((text + source + " ".join(VERILATOR_ARGS + flags)
                           + " -O0" * (not optimise)).encode()).hexdigest()[:16]
     bdir = Path(build_root or "build/sim").resolve() / f"native-{key}"
     exe = bdir / "obj" / "rtrl_native"
@@ -202,20 +206,21 @@ def build(job: Job, build_root: str | Path | None = None, optimise: bool = True)
         return exe
     bdir.mkdir(parents=True, exist_ok=True)
     (bdir / f"{TOP}.v").write_text(text)
-    return verilator_build(bdir, TOP, "rtrl_native", [bdir / f"{TOP}.v", HARNESS], optimise)
+    return verilator_build(bdir, TOP, "rtrl_native", [bdir / f"{TOP}.v", HARNESS], optimise,
+                           flags)
 
 
 def verilator_build(bdir: Path, top: str, name: str, sources: list[Path],
-                    optimise: bool = True) -> Path:
+                    optimise: bool = True, extra: list[str] | None = None) -> Path:
     """Verilator builds executable ``name`` of module ``top`` from ``sources`` (Verilog and
     a C++ harness) into ``bdir/obj`` (its log: ``bdir/build.log``); its path. A half-built
     tree is never left as ``obj``; RuntimeError when the build fails. ``optimise``: see
-    :func:`~rtrledit.sim.runner.verilator_env`."""
+    :func:`~rtrledit.sim.runner.verilator_env`; ``extra``: more Verilator options."""
     env = verilator_env(optimise)
     tmp = bdir / f"obj-{os.getpid()}"
     cmd = [shutil.which("verilator", path=env["PATH"]) or "verilator", "--cc", "--exe",
-           "--build", "-j", "1", *VERILATOR_ARGS, *["-O3"] * optimise, "--top-module", top,
-           "-Mdir", str(tmp), "-o", name, *map(str, sources)]
+           "--build", "-j", "1", *VERILATOR_ARGS, *["-O3"] * optimise, *(extra or []),
+           "--top-module", top, "-Mdir", str(tmp), "-o", name, *map(str, sources)]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     (bdir / "build.log").write_text(p.stdout + p.stderr)
     if p.returncode:

@@ -36,6 +36,22 @@ def test_stalls_drawn(runs):
     assert any(j.stalls.idle or j.stalls.backpressure for j, _, _ in runs.values())
 
 
+def test_one_evaluation_a_cycle_answers_as_two(runs, tmp_path):
+    """The harness evaluates the model once a cycle (sim/native_harness.cpp, arm_edge);
+    built to evaluate it at clk = 0 as well, as a plain Verilator testbench does, it
+    gives the same words, cycle counts and handshake cycles (stalls included)."""
+    job, prog, run = next(r for r in runs.values() if r[0].stalls.any)
+    low = run_program(build(job, tmp_path, optimise=False, eval_low=True), prog)
+    assert low.status == run.status == 0
+    assert (low.reads, low.cycles, low.total_cycles, low.stream_cycles) == (
+        run.reads, run.cycles, run.total_cycles, run.stream_cycles)
+    assert len(low.streams) == len(run.streams) > 0
+    for a, b in zip(low.streams, run.streams):
+        assert a.payload == b.payload
+        for field in ("accepted", "seen", "protocol"):
+            assert (getattr(a, field) == getattr(b, field)).all()
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_corrupted_result_is_caught(runs, seed):
     job, prog, run = runs[seed]

@@ -16,6 +16,7 @@ import numpy as np
 
 from .execute import execute
 from .job import Job
+from .runner import PERIOD_NS
 from .scoreboard import protocol_checked
 from .tb import CoreTB
 
@@ -25,7 +26,8 @@ __all__ = ["run_job"]
 @cocotb.test()
 async def run_job(dut) -> None:
     jobs = [Job.load(p) for p in os.environ["RTRLEDIT_JOB"].split(os.pathsep)]
-    tb = CoreTB(dut, jobs[0].cfg, jobs[0].lanes)
+    tb = CoreTB(dut, jobs[0].cfg, jobs[0].lanes, PERIOD_NS,
+                clock=os.environ.get("RTRLEDIT_CLOCK", "gpi"))
     reports = []
     for k, job in enumerate(jobs):
         tb.protocol_errors.clear()

@@ -26,10 +26,12 @@ from ..model.config import Config
 from ..toolchain import require
 from .job import Job
 
-__all__ = ["TOP", "core_verilog", "for_icarus", "generate", "verilator_env", "lint", "LINT_WAIVED",
-           "simulate", "simulate_batch", "SIMULATORS"]
+__all__ = ["TOP", "CLOCKED_TOP", "PERIOD_NS", "core_verilog", "for_icarus", "with_clock", "generate",
+           "verilator_env", "lint", "LINT_WAIVED", "simulate", "simulate_batch", "SIMULATORS"]
 
 TOP = "rtrl_core"
+CLOCKED_TOP = "rtrl_core_clocked"
+PERIOD_NS = 10                  # the clock of the cocotb runs
 SIMULATORS = ("icarus", "verilator", "amaranth")
 
 
@@ -110,6 +112,24 @@ def for_icarus(verilog_text: str) -> str:
                   r"\1initial \2\n\g<0>", text, flags=re.M)
 
 
+def with_clock(verilog_text: str, period_ns: int) -> str:
+    """The Verilog with a top level ``rtrl_core_clocked`` added: the core's ports but
+    ``clk``, which is a ``reg`` in it, 1 at time 0 and toggled every ``period_ns / 2``
+    (rising edges at k·period, as cocotb's clock started high makes them). The cocotb run on Verilator drives the clock
+    this way (built with ``--timing``): the simulator then advances time without a
+    callback into cocotb at each clock edge (measured in docs/verification.md)."""
+    top = re.search(rf"^module {TOP}\(.*?^endmodule", verilog_text, flags=re.M | re.S)
+    ports = re.findall(r"^\s*(input|output)\s*(\[[^\]]+\])?\s*(\S+);", top.group(0), flags=re.M)
+    names = [name for _, _, name in ports if name != "clk"]
+    lines = [f"module {CLOCKED_TOP}({', '.join(names)});",
+             *(f"  {d} {w} {n};" for d, w, n in ports if n != "clk"),
+             "  reg clk = 1'b1;",
+             f"  always #{period_ns / 2:g} clk = ~clk;",
+             f"  {TOP} core ({', '.join(f'.{n}({n})' for _, _, n in ports)});",
+             "endmodule"]
+    return verilog_text + "\n" + "\n".join(lines) + "\n"
+
+
 #: Verilator options for speed: the testbench touches only the top-level ports, so only
 #: they are made public (cocotb's runner would make every signal public with
 #: --public-flat-rw, which halves the speed); X values resolved the fast way.
@@ -184,8 +204,8 @@ def _cocotb(jobs: list[Job], simulator: str, build_root: str | Path | None, wave
     require("iverilog" if simulator == "icarus" else "verilator")
     job = jobs[0]
     text = core_verilog(job.cfg, job.lanes, job.spram)
-    if simulator == "icarus":
-        text = for_icarus(text)
+    text = for_icarus(text) if simulator == "icarus" else with_clock(text, PERIOD_NS)
+    top = TOP if simulator == "icarus" else CLOCKED_TOP
     root = Path(build_root or "build/sim").resolve()
     bdir = _build_dir(text, simulator + ("" if optimise else "-O0"), root)
     bdir.mkdir(parents=True, exist_ok=True)
@@ -198,19 +218,20 @@ def _cocotb(jobs: list[Job], simulator: str, build_root: str | Path | None, wave
     os.environ.update(env)
     try:
         runner = _runner(simulator)
-        args = (VERILATOR_ARGS + ["-O3"] * optimise) if simulator == "verilator" else []
-        runner.build(sources=[src], hdl_toplevel=TOP, build_dir=bdir, timescale=("1ns", "1ps"),
+        args = (VERILATOR_ARGS + ["--timing"] + ["-O3"] * optimise
+                if simulator == "verilator" else [])
+        runner.build(sources=[src], hdl_toplevel=top, build_dir=bdir, timescale=("1ns", "1ps"),
                      build_args=args, waves=waves, always=False, log_file=bdir / "build.log")
         with tempfile.TemporaryDirectory() as tmp:
             jpaths, rpath = [Path(tmp) / f"job{k}.npz" for k in range(len(jobs))], Path(tmp) / "report.json"
             for j, jpath in zip(jobs, jpaths):
                 j.save(jpath)
             extra = {"RTRLEDIT_JOB": os.pathsep.join(map(str, jpaths)),
-                     "RTRLEDIT_REPORT": str(rpath)}
+                     "RTRLEDIT_REPORT": str(rpath), "RTRLEDIT_CLOCK": "gpi" if top == TOP else "hdl"}
             if dump:
                 extra["RTRLEDIT_DUMP"] = str(Path(dump).resolve())
             try:
-                runner.test(hdl_toplevel=TOP, test_module="rtrledit.sim.cocotb_core",
+                runner.test(hdl_toplevel=top, test_module="rtrledit.sim.cocotb_core",
                             build_dir=bdir, test_dir=bdir, extra_env=extra, waves=waves,
                             log_file=bdir / "test.log")
             except SystemExit:   # cocotb's runner exits when a test failed; the report says why

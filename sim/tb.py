@@ -40,12 +40,20 @@ class CoreTB(CoreAccess, StallGenerators):
         What the core was generated from (they give the register map and the layouts).
     period_ns
         Clock period.
+    clock
+        ``"gpi"``: the testbench drives ``clk`` with cocotb's C++ (GPI) clock;
+        ``"hdl"``: the top level toggles ``clk`` itself (``rtrl_core_clocked`` of
+        :func:`~rtrledit.sim.runner.with_clock`) and the testbench only watches it.
+        Either way ``clk`` rises at k·period and falls half a period later.
     """
 
-    def __init__(self, dut, cfg: Config, lanes: int, period_ns: int = 10) -> None:
+    def __init__(self, dut, cfg: Config, lanes: int, period_ns: int = 10,
+                 clock: str = "gpi") -> None:
         super().__init__(cfg, lanes)
-        self.dut, self.period = dut, period_ns
-        self._clock: Clock | None = None
+        if clock not in ("gpi", "hdl"):
+            raise ValueError(f"clock {clock!r}: gpi or hdl")
+        self.dut, self.period, self._clock_kind = dut, period_ns, clock
+        self._started = False
         self.protocol_errors: list[str] = []
         self.results_seen = 0
 
@@ -57,10 +65,9 @@ class CoreTB(CoreAccess, StallGenerators):
         and S with CTRL.RESET_STATE: the reset input clears registers, not memories, and
         the scoreboard starts from h = 0, S = 0, as a core does after configuration."""
         d = self.dut
-        again = self._clock is not None
-        if not again:
-            self._clock = Clock(d.clk, self.period, unit="ns")
-            self._clock.start()
+        again, self._started = self._started, True
+        if not again and self._clock_kind == "gpi":
+            Clock(d.clk, self.period, unit="ns", impl="gpi").start()
         for s in (d.sample__valid, d.result__ready, d.bus__r_stb, d.bus__w_stb, d.bus__addr,
                   d.bus__w_data, d.sample__payload):
             s.value = 0
@@ -111,56 +118,59 @@ class CoreTB(CoreAccess, StallGenerators):
         whose ``valid`` drops, while ``ready`` is held low is recorded in
         :attr:`protocol_errors`. Returns the acceptance cycle of every sample.
         """
-        d = self.dut
+        d = self.dut               # handles and edge triggers looked up once
+        s_valid, s_ready, s_payload = d.sample__valid, d.sample__ready, d.sample__payload
+        r_valid, r_ready, r_payload = d.result__valid, d.result__ready, d.result__payload
+        fall, rise = FallingEdge(d.clk), RisingEdge(d.clk)
         accepted: list[int] = []
         T = len(xs)
         idle, hold = self._idle, self._backpressure
 
         async def drive() -> None:
             for t in range(T):
-                await FallingEdge(d.clk)
+                await fall
                 gap = self.draw(idle)
                 if gap:
-                    d.sample__valid.value = 0
-                    while not int(d.sample__ready.value):
-                        await RisingEdge(d.sample__ready)
-                        await FallingEdge(d.clk)
+                    s_valid.value = 0
+                    while not int(s_ready.value):
+                        await RisingEdge(s_ready)
+                        await fall
                     await ClockCycles(d.clk, gap)       # the core waits, ready high
-                    await FallingEdge(d.clk)
-                d.sample__payload.value = self.codec.pack_sample(xs[t], ds[t])
-                d.sample__valid.value = 1
-                while not int(d.sample__ready.value):
-                    await RisingEdge(d.sample__ready)
-                    await FallingEdge(d.clk)
-                await RisingEdge(d.clk)           # the handshake
+                    await fall
+                s_payload.value = self.codec.pack_sample(xs[t], ds[t])
+                s_valid.value = 1
+                while not int(s_ready.value):
+                    await RisingEdge(s_ready)
+                    await fall
+                await rise                            # the handshake
                 accepted.append(self.cycle())
                 on_accept(t)
-            await FallingEdge(d.clk)
-            d.sample__valid.value = 0
+            await fall
+            s_valid.value = 0
 
         async def collect() -> None:
             for t in range(T):
-                await FallingEdge(d.clk)          # just after the previous handshake
+                await fall                            # just after the previous handshake
                 low = self.draw(hold)
-                d.result__ready.value = 0 if low else 1
-                while not int(d.result__valid.value):
-                    await RisingEdge(d.result__valid)
-                    await FallingEdge(d.clk)
-                word = int(d.result__payload.value)
+                r_ready.value = 0 if low else 1
+                while not int(r_valid.value):
+                    await RisingEdge(r_valid)
+                    await fall
+                word = int(r_payload.value)
                 y, flags = self.codec.unpack_result(word)
                 on_result(t, y, flags, self.cycle() - accepted[t])
                 if low:                           # hold the result back, then take it
                     await ClockCycles(d.clk, low)
-                    await FallingEdge(d.clk)
-                    if not int(d.result__valid.value) or int(d.result__payload.value) != word:
+                    await fall
+                    if not int(r_valid.value) or int(r_payload.value) != word:
                         self.protocol_errors.append(
                             f"result {self.results_seen}: valid or payload changed while "
                             f"ready was low for {low} cycles")
-                    d.result__ready.value = 1
+                    r_ready.value = 1
                 self.results_seen += 1
                 # the handshake happens at the next rising edge (ready is high)
-            await FallingEdge(d.clk)
-            d.result__ready.value = 1
+            await fall
+            r_ready.value = 1
 
         drv = cocotb.start_soon(drive())
         await collect()

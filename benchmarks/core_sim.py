@@ -8,13 +8,18 @@ Usage: python benchmarks/core_sim.py [--cycles] [--speed] [--steps 300]
           ratio of the learning step to it;
 --speed   simulated clock cycles per second while samples stream (n = 8, L = 4, exact,
           learning): the native Verilator harness (sim/native.py, C++ only while it runs;
-          the scoreboard checks afterwards), cocotb on Verilator and on Icarus (the
-          scoreboard running alongside), side by side.
+          the scoreboard checks afterwards), once as it runs (one model evaluation a
+          cycle) and once built to evaluate at clk = 0 as well (as before), cocotb on
+          Verilator (clock in the HDL) and on Icarus (cocotb's GPI clock; the scoreboard
+          running alongside), side by side; per wall-clock second and per CPU second of
+          the process that simulates (the harness; the simulator with cocotb in it),
+          the fairer figure on a loaded machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 
 import numpy as np
@@ -23,7 +28,7 @@ from rtrledit.hdl.core import cycles_per_step
 from rtrledit.model import Config, FixedRTRL, init_params
 from rtrledit.model.tasks import sine
 from rtrledit.sim.job import Job, Segment
-from rtrledit.sim.native import simulate_native
+from rtrledit.sim.native import build as native_build, check, compile_job, run_program, simulate_native
 from rtrledit.sim.runner import simulate
 
 
@@ -54,16 +59,22 @@ def cycles_table(build: str) -> str:
 
 
 def speed_table(build: str, steps: int) -> str:
-    rows = ["| simulator | steps | cycles per step | simulated cycles/s | bit-exact |",
-            "|---|---:|---:|---:|---|"]
+    rows = ["| simulator | steps | cycles per step | simulated cycles/s | per CPU second "
+            "| bit-exact |", "|---|---:|---:|---:|---:|---|"]
     cfg = Config(hidden=8, inputs=1, outputs=1)
-    for sim in ("native", "verilator", "icarus"):
-        n_steps = {"native": 10 * steps, "verilator": steps, "icarus": max(20, steps // 10)}[sim]
+    for sim in ("native", "native, clk = 0 evaluated too", "verilator", "icarus"):
+        n_steps = {"verilator": 3 * steps, "icarus": max(20, steps // 10)}.get(sim, 10 * steps)
         job = job_for(cfg, 4, n_steps, 0)
-        rep = (simulate_native(job, build) if sim == "native"
-               else simulate(job, sim, build_root=build))
+        if sim == "native":
+            rep = simulate_native(job, build)
+        elif sim.startswith("native"):
+            prog = compile_job(job)
+            rep = check(job, prog, run_program(native_build(job, build, eval_low=True), prog))[0]
+        else:
+            rep = simulate(job, sim, build_root=build)
         rows.append(f"| {sim} | {n_steps} | {rep['cycles_per_step']['learn']:,.0f} | "
-                    f"{rep['sim_cycles_per_second']:,.0f} | {rep['bitexact']} |")
+                    f"{rep['sim_cycles_per_second']:,.0f} | "
+                    f"{rep['stream_cycles'] / rep['stream_cpu_seconds']:,.0f} | {rep['bitexact']} |")
     return "\n".join(rows)
 
 
@@ -78,7 +89,9 @@ def main() -> None:
             print(cycles_table(build))
             print()
         if args.speed or not args.cycles:
+            before = os.getloadavg()[0]
             print(speed_table(build, args.steps))
+            print(f"\nload average (1 min) {before:.2f} before, {os.getloadavg()[0]:.2f} after")
 
 
 if __name__ == "__main__":

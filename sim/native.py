@@ -40,7 +40,7 @@ HARNESS = Path(__file__).with_name("native_harness.cpp")
 MAGIC, VERSION = 0x4C525452, 1
 OP_END, OP_RESET, OP_WRITE, OP_READ, OP_POLL, OP_CYCLE, OP_STREAM = range(7)
 STATUS = {0: "done", 1: "watchdog: no handshake", 2: "no ack", 3: "bad program"}
-TRAILER = 10                   # words
+TRAILER = 12                   # words
 RESET_CYCLES = 2
 
 
@@ -79,7 +79,8 @@ class Stream:
 @dataclass
 class NativeRun:
     """What the harness answered: read words, cycle counts and streams in program order,
-    and its trailer (status, where it stopped, cycles, stream cycles and seconds)."""
+    and its trailer (status, where it stopped, cycles, stream cycles, seconds and CPU
+    seconds)."""
 
     reads: list[int]
     cycles: list[int]
@@ -90,6 +91,7 @@ class NativeRun:
     total_cycles: int
     stream_cycles: int
     stream_seconds: float
+    stream_cpu_seconds: float
 
 
 class _Recorder(CoreAccess, StallGenerators):
@@ -245,7 +247,8 @@ def run_program(exe: str | Path, prog: Program) -> NativeRun:
         out = np.fromfile(pout, "<u4").astype(np.int64)
     trailer, body = out[-TRAILER:], out[:-TRAILER]
     run = NativeRun([], [], [], int(trailer[0]), int(trailer[1]), int(trailer[2]),
-                    _value(trailer[3:5]), _value(trailer[5:7]), _value(trailer[7:9]) * 1e-9)
+                    _value(trailer[3:5]), _value(trailer[5:7]), _value(trailer[7:9]) * 1e-9,
+                    _value(trailer[9:11]) * 1e-9)
     pos, rw = 0, prog.result_words
     for kind in prog.outputs:
         if kind == "read":
@@ -295,7 +298,7 @@ def check(job: Job, prog: Program, run: NativeRun) -> tuple[dict, dict]:
     drv = _Replay(job, run)
     report, dump = protocol_checked(asyncio.run(execute(job, drv)), drv.protocol_errors)
     report.update(sim_cycles=run.total_cycles, stream_cycles=run.stream_cycles,
-                  stream_seconds=run.stream_seconds,
+                  stream_seconds=run.stream_seconds, stream_cpu_seconds=run.stream_cpu_seconds,
                   sim_cycles_per_second=(run.stream_cycles / run.stream_seconds
                                          if run.stream_seconds else 0.0))
     return report, dump

@@ -14,11 +14,13 @@
 //   OP_STREAM T, T x (SW payload words, idle gap, ready-low run)
 //                         out: T accept cycles (lo, hi), then T x (RW payload words,
 //                         cycle valid was first seen (lo, hi), protocol error flag)
-// OUTPUT: the outputs of the operations in order, then a trailer of 10 words: status
+// OUTPUT: the outputs of the operations in order, then a trailer of 12 words: status
 // (0 done, 1 watchdog, 2 no ack, 3 bad program), the index of the operation it stopped
 // at, its detail (the address, or samples/results done), the cycles (lo, hi), the
-// stream cycles (lo, hi), the stream nanoseconds (lo, hi) and a 0 word.
+// stream cycles (lo, hi), the stream nanoseconds (lo, hi), the stream's CPU nanoseconds
+// (lo, hi) and a 0 word.
 #include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <type_traits>
@@ -186,7 +188,7 @@ int main(int argc, char** argv) {
     Harness h;
     Stop stop{DONE, 0};
     uint32_t op_index = 0;
-    uint64_t stream_cycles = 0, stream_ns = 0;
+    uint64_t stream_cycles = 0, stream_ns = 0, stream_cpu_ns = 0;
     try {
         if (prog.size() < 5 || prog[0] != MAGIC || prog[1] != VERSION) throw Stop{BAD_PROGRAM, 0};
         const uint32_t sw = prog[2], rw = prog[3];
@@ -216,9 +218,11 @@ int main(int argc, char** argv) {
                 need(size_t(T) * (sw + 2));
                 const uint64_t c0 = h.cycle;
                 const auto t0 = std::chrono::steady_clock::now();
+                const std::clock_t cpu0 = std::clock();
                 h.stream(&prog[pc], T, sw, rw);
                 stream_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(
                     std::chrono::steady_clock::now() - t0).count();
+                stream_cpu_ns += uint64_t(std::clock() - cpu0) * (1000000000 / CLOCKS_PER_SEC);
                 stream_cycles += h.cycle - c0;
                 pc += size_t(T) * (sw + 2);
                 break;
@@ -234,6 +238,7 @@ int main(int argc, char** argv) {
     h.push64(h.cycle);
     h.push64(stream_cycles);
     h.push64(stream_ns);
+    h.push64(stream_cpu_ns);
     h.out.push_back(0);
     FILE* f = std::fopen(argv[2], "wb");
     if (!f || std::fwrite(h.out.data(), 4, h.out.size(), f) != h.out.size()) {

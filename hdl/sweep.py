@@ -12,13 +12,12 @@ from amaranth.lib.wiring import In, Out
 
 from ..boards.target import device_of
 from ..model.config import Config
+from .dsp import MULTIPLIER_WIDTH
 from .lane import Lane, chain_layout, token_layout
 from .memory import ports, ram, use_huge
 
 __all__ = ["SweepEngine", "engine_signature", "MULTIPLIER_WIDTH", "S_PORT_LATENCY", "schedule"]
 
-#: Signed multiplier operand width per target (iCE40 SB_MAC16 16×16, ECP5 MULT18X18D 18×18).
-MULTIPLIER_WIDTH = {"ice40": 16, "ecp5": 18}
 #: Cycles from ``start`` being sampled to the first token at lane 0's input: the
 #: controller's first emission (1) and the source register that adds the read data (1).
 CONTROL_LATENCY = 2
@@ -226,7 +225,8 @@ class SweepEngine(wiring.Component):
         Number of lanes, 1 ≤ lanes ≤ n·q.
     target : str, optional
         ``"ice40"`` or ``"ecp5"``: refuse multiplier operands (formats P, S, F, C) wider
-        than the target's DSP (16 or 18 bits).
+        than the target's DSP (16 or 18 bits); the lanes' multipliers are its primitive
+        (:class:`~rtrledit.hdl.dsp.Multiplier`).
     spram : bool, optional
         Single-port S banks (one address for the column loader, the write-back and the
         host port; the loader waits while a write-back uses the port, which its slack
@@ -437,7 +437,8 @@ class SweepEngine(wiring.Component):
         busy = self.busy
         for p in range(L):
             lane = Lane(cfg, L, may_idle=p >= self.first_idle, single_port=self.spram,
-                        mutation=self.mutation if self.mutation == "no_stall" else None)
+                        mutation=self.mutation if self.mutation == "no_stall" else None,
+                        family=self.target)
             m.submodules[f"lane{p}"] = lane
             m.d.comb += lane.tok_i.eq(prev_tok)
             if prev_col is None:

@@ -16,19 +16,27 @@ from .memory import huge_units, ports, ram, use_huge
 from .regmap import ADDR_WIDTH, CTRL, DATA_WIDTH, Register, register_map, s_index_bits, window_bits
 from .satcount import SaturationCounters
 from .snap1 import Snap1Engine, snap1_cycles
-from .sweep import SweepEngine, schedule
+from .sweep import S_PORT_LATENCY, SweepEngine, schedule
 from .update import UpdateUnit, update_cycles
 
 __all__ = ["Core", "cycles_per_step", "step_period", "HANDOVER", "max_lanes", "field_word", "BusSignature",
-           "sample_layout", "result_layout"]
+           "BUS_LATENCY", "sample_layout", "result_layout"]
 
-#: The register bus, from the host's side: a strobe starts an access; ``ack`` answers it
-#: exactly one cycle later (reads: ``r_data`` valid with ``ack``). One access at a time:
-#: the next strobe comes at the earliest in the cycle after ``ack``.
+#: The register bus, from the host's side: a strobe (``r_stb`` or ``w_stb``, one cycle)
+#: starts an access; the host holds ``addr`` until ``ack``, which answers it
+#: :data:`BUS_LATENCY` cycles after the strobe (reads: ``r_data`` valid with ``ack``). A host
+#: waits for ``ack`` rather than counting on the latency. One access at a time: the next
+#: strobe comes at the earliest in the cycle after ``ack``.
 BusSignature = wiring.Signature({
     "addr": Out(ADDR_WIDTH), "r_stb": Out(1), "w_stb": Out(1), "w_data": Out(32),
     "r_data": In(32), "ack": In(1),
 })
+
+#: Cycles from a strobe to its ``ack``: the strobe's cycle decodes the address into
+#: registers (stage 0), the next acts on them (stage 1: RAM and counter reads, writes),
+#: ``ack`` and the read data come in the one after. The S host port of both engines reads
+#: in the same two cycles (its address decode is registered too).
+BUS_LATENCY = S_PORT_LATENCY
 
 
 def sample_layout(cfg: Config) -> data.StructLayout:
@@ -157,8 +165,8 @@ class Core(wiring.Component):
         taken = lanes * huge_units(cfg.formats.S.w, dev) if self.engine.spram else 0  # a bank a lane
         #: G in a single-port RAM (SPRAM on iCE40); ``spram`` True or False forces it
         self.g_spram = use_huge("g", nq, g_bits, dev, taken=taken) if spram is None else spram
-        self.forward = ForwardUnit(cfg)
-        self.update = UpdateUnit(cfg)
+        self.forward = ForwardUnit(cfg, target.family)
+        self.update = UpdateUnit(cfg, target.family)
         #: hardware multipliers (DSP blocks) of the core, as its units declare them
         self.multipliers = self.engine.multipliers + self.forward.multipliers + self.update.multipliers
         self.regmap = register_map(cfg, lanes)
@@ -201,6 +209,9 @@ class Core(wiring.Component):
         flags = Signal(len(SAT_NAMES))
         md.d.comb += [upd.eta.eq(eta), upd.eta_o.eq(eta_o)]
 
+        # the register bus's stage 1 (see BUS_LATENCY): a read or write decoded last cycle
+        rq, wq = Signal(), Signal()
+
         # ------------------------------------------------------------ controller
         x_reg = Signal(sample_layout(cfg))
         step_learn, step_track = Signal(), Signal()
@@ -211,7 +222,8 @@ class Core(wiring.Component):
         # S in SPRAM has no defined power-up content: clear it first (n²q cycles, BUSY)
         with md.FSM(name="ctrl", init="RESET" if eng.spram else "IDLE") as fsm:
             with md.State("IDLE"):
-                md.d.comb += self.sample.ready.eq(~(self.bus.r_stb | self.bus.w_stb))
+                # no sample while an access is in flight (its stages see IDLE throughout)
+                md.d.comb += self.sample.ready.eq(~(self.bus.r_stb | self.bus.w_stb | rq | wq))
                 with md.If(reset_req):
                     md.d.sync += [reset_cnt.eq(0), reset_h.eq(reset_state)]
                     md.next = "RESET"
@@ -259,29 +271,40 @@ class Core(wiring.Component):
             with md.If(inc != 0):
                 md.d.sync += flags[i].eq(1)
 
-        # ------------------------------------------------------------ memory port muxes
-        # Read ports: the running unit, or the host bus while idle.
+        # ------------------------------------------------------------ register bus decode
+        # Stage 0, the strobe's cycle: the address decoded into registers; stage 1 acts.
         bus = self.bus
         rm = self.regmap
         win = {w.name: w for w in rm.windows}
+        regs = {r.name: r for r in rm.registers}
+        aq, dq = Signal(ADDR_WIDTH), Signal(DATA_WIDTH)     # stage 1's address and data
+        ok_q = Signal()                                     # windows only between steps
+        md.d.sync += [rq.eq(bus.r_stb), wq.eq(bus.w_stb), aq.eq(bus.addr), dq.eq(bus.w_data),
+                      ok_q.eq(idle)]
 
-        def hit(w):
-            """(in the window, index) for the bus address."""
+        def registered(cond, name):
+            q_ = Signal(name=name)
+            md.d.sync += q_.eq(cond)
+            return q_
+
+        def inside(w, addr):
             bits_ = window_bits(w.size)
-            index = bus.addr[:bits_]
-            inside = (bus.addr[bits_:] == (w.base >> bits_)) & (index < w.size)
-            return inside, index
+            return (addr[bits_:] == (w.base >> bits_)) & (addr[:bits_] < w.size)
 
-        hits = {name: hit(w) for name, w in win.items()}
+        in_win = {name: inside(w, bus.addr) for name, w in win.items()}
         if cfg.approx == "exact":
             # S window: index k·2^cbits + c, so k and c are bit fields of the address
             kbits, cbits = s_index_bits(cfg)
             s_k, s_c = bus.addr[cbits:cbits + kbits], bus.addr[:cbits]
-            s_in = hits["S"][0] & (s_k < n) & (s_c < n * q)
-            hits["S"] = (s_in, s_c)
+            in_win["S"] = in_win["S"] & (s_k < n) & (s_c < n * q)
         else:
-            s_k, s_c = Const(0, 1), hits["S"][1]
+            s_k, s_c = Const(0, 1), bus.addr[:window_bits(win["S"].size)]
+        hit = {name: registered(v, f"hit_{name}") for name, v in in_win.items()}
+        is_reg = {name: registered(bus.addr == r.addr, f"is_{name}") for name, r in regs.items()}
+        index = {name: aq[:window_bits(w.size)] for name, w in win.items()}
 
+        # ------------------------------------------------------------ memory port muxes
+        # Read ports: the running unit, or the host bus (stage 1) while idle.
         with md.If(in_fwd):
             md.d.comb += [w_rd.addr.eq(fw.w_addr), u_rd.addr.eq(fw.u_addr),
                           v_rd.addr.eq(fw.v_addr), c_rd.addr.eq(fw.c_addr)]
@@ -291,8 +314,8 @@ class Core(wiring.Component):
             md.d.comb += [w_rd.addr.eq(upd.w_addr), u_rd.addr.eq(upd.u_addr),
                           v_rd.addr.eq(upd.v_addr), c_rd.addr.eq(upd.c_addr)]
         with md.Else():
-            md.d.comb += [w_rd.addr.eq(hits["W"][1]), u_rd.addr.eq(hits["U"][1]),
-                          v_rd.addr.eq(hits["V"][1]), c_rd.addr.eq(hits["C"][1])]
+            md.d.comb += [w_rd.addr.eq(index["W"]), u_rd.addr.eq(index["U"]),
+                          v_rd.addr.eq(index["V"]), c_rd.addr.eq(index["C"])]
         md.d.comb += [fw.w_data.eq(w_rd.data), fw.u_data.eq(u_rd.data), fw.v_data.eq(v_rd.data),
                       fw.c_data.eq(c_rd.data), eng.w_data.eq(w_rd.data),
                       upd.w_data.eq(w_rd.data), upd.u_data.eq(u_rd.data),
@@ -301,7 +324,7 @@ class Core(wiring.Component):
         md.d.comb += [fw.z_addr.eq(eng.z_addr), eng.z_data.eq(fw.z_data),
                       fw.dphi_addr.eq(eng.dphi_addr), eng.dphi_data.eq(fw.dphi_data),
                       fw.chat_addr.eq(eng.chat_addr), eng.chat_data.eq(fw.chat_data),
-                      fw.h_addr.eq(Mux(in_upd, upd.h_addr, hits["H"][1])),
+                      fw.h_addr.eq(Mux(in_upd, upd.h_addr, index["H"])),
                       upd.h_data.eq(fw.h_data)]
         # G: written by the engine, read by the update
         md.d.comb += [g_wr.addr.eq(eng.g_addr), g_wr.data.eq(eng.g_data), g_wr.en.eq(eng.g_en),
@@ -311,17 +334,11 @@ class Core(wiring.Component):
             md.d.comb += [g_addr.eq(Mux(eng.g_en, eng.g_addr, upd.g_addr)),
                           g_wr.addr.eq(g_addr), g_rd.addr.eq(g_addr), g_rd.en.eq(~eng.g_en)]
 
-        # ------------------------------------------------------------ register bus
-        host_ok = idle                           # windows only between steps
-        r_data = Signal(32)
+        # ------------------------------------------------------------ register bus, stage 1
         ack = Signal()
-        rsel = Signal(8)                         # which source the read data comes from
-        md.d.sync += [ack.eq(bus.r_stb | bus.w_stb)]
-        md.d.comb += [bus.ack.eq(ack)]
+        md.d.sync += ack.eq(rq | wq)
+        md.d.comb += bus.ack.eq(ack)
         md.d.comb += upd.lfsr_load.eq(0)
-        bad = Signal()
-        regs = {r.name: r for r in rm.registers}
-        is_reg = {name: bus.addr == r.addr for name, r in regs.items()}
         ro_value = {
             **{r.name: Const(r.value, DATA_WIDTH) for r in rm.registers if r.value is not None},
             "ERR_ADDR": err_addr, "STATUS": field_word(regs["STATUS"], busy=~idle, err=err),
@@ -330,25 +347,25 @@ class Core(wiring.Component):
         rw_value = {"CTRL": field_word(regs["CTRL"], learn=learn, track=track),
                     "ETA": field_word(regs["ETA"], eta=eta, eta_o=eta_o),
                     "LFSR": upd.lfsr}
-        # reads of registers: latch the value now, present it with ack
-        reg_read = Signal(32)
-        # (a Switch: one parallel decode of the address, not a chain of priority muxes,
-        # which was the critical path from the bridge's address register)
-        with md.If(bus.r_stb):
-            md.d.sync += [reg_read.eq(0), rsel.eq(0)]
-            with md.Switch(bus.addr):
-                for name, value in {**ro_value, **rw_value}.items():
-                    with md.Case(regs[name].addr):
-                        md.d.sync += reg_read.eq(value)
-                for name, i in counted.items():
-                    with md.Case(regs[name].addr):
-                        md.d.comb += [counters.r_stb.eq(1), counters.r_index.eq(i)]
-                        md.d.sync += rsel.eq(7)
+        # reads: the register's value latched now (an AND-OR over the one-hot selects) or
+        # a RAM or counter read started now; presented with ack
+        reg_read = Signal(DATA_WIDTH)
+        rsel = Signal(8)                         # which source the read data comes from
+        with md.If(rq):
+            value = 0
+            for name, v in {**ro_value, **rw_value}.items():
+                value = value | Mux(is_reg[name], v, 0)
+            md.d.sync += [reg_read.eq(value), rsel.eq(0)]
+            for name, i in counted.items():
+                with md.If(is_reg[name]):
+                    md.d.comb += [counters.r_stb.eq(1), counters.r_index.eq(i)]
+                    md.d.sync += rsel.eq(7)
             for k, name in enumerate(("W", "U", "V", "C", "H", "S"), start=1):
-                with md.If(hits[name][0] & host_ok):
+                with md.If(hit[name] & ok_q):
                     md.d.sync += rsel.eq(k)
         window_data = {1: w_rd.data, 2: u_rd.data, 3: v_rd.data, 4: c_rd.data, 5: fw.h_data,
                        6: eng.s_rdata}
+        r_data = Signal(DATA_WIDTH)
         with md.Switch(rsel):
             with md.Case(0):
                 md.d.comb += r_data.eq(reg_read)
@@ -362,17 +379,18 @@ class Core(wiring.Component):
         # writes
         any_window = 0
         for name in ("W", "U", "V", "C", "H", "S"):
-            any_window = any_window | hits[name][0]
+            any_window = any_window | hit[name]
         known = 0
         for name in regs:
             known = known | is_reg[name]
         # CTRL's LEARN/TRACK may change at any time (each step latches them); the reset
         # pulses, ETA and LFSR only between steps.
-        writable = is_reg["CTRL"] | ((is_reg["ETA"] | is_reg["LFSR"]) & host_ok)
-        wf = {name: bus.w_data[f.bits] for name, f in CTRL.items()}       # written CTRL fields
+        writable = is_reg["CTRL"] | ((is_reg["ETA"] | is_reg["LFSR"]) & ok_q)
+        wf = {name: dq[f.bits] for name, f in CTRL.items()}       # written CTRL fields
         pulse = wf["RESET_STATE"] | wf["RESET_SENS"]
-        with md.If(bus.w_stb):
-            with md.If(writable & ~(is_reg["CTRL"] & pulse & ~host_ok)):
+        bad = Signal()
+        with md.If(wq):
+            with md.If(writable & ~(is_reg["CTRL"] & pulse & ~ok_q)):
                 with md.If(is_reg["CTRL"]):
                     md.d.sync += [learn.eq(wf["LEARN"]), track.eq(wf["TRACK"])]
                     with md.If(wf["CLEAR_ERR"]):
@@ -383,42 +401,41 @@ class Core(wiring.Component):
                                   reset_state.eq(wf["RESET_STATE"])]
                 with md.If(is_reg["ETA"]):
                     ef = regs["ETA"].fields
-                    md.d.sync += [eta.eq(bus.w_data[ef["ETA"].bits]),
-                                  eta_o.eq(bus.w_data[ef["ETA_O"].bits])]
-                with md.If(is_reg["LFSR"] & (bus.w_data != 0)):
+                    md.d.sync += [eta.eq(dq[ef["ETA"].bits]), eta_o.eq(dq[ef["ETA_O"].bits])]
+                with md.If(is_reg["LFSR"] & (dq != 0)):
                     md.d.comb += upd.lfsr_load.eq(1)
-            with md.Elif(any_window & host_ok):
+            with md.Elif(any_window & ok_q):
                 pass
             with md.Else():
                 md.d.comb += bad.eq(1)
-        with md.If(bus.r_stb & ~(known | (any_window & host_ok))):
+        with md.If(rq & ~(known | (any_window & ok_q))):
             md.d.comb += bad.eq(1)
         with md.If(bad):
-            md.d.sync += [err.eq(1), err_addr.eq(bus.addr)]
-        md.d.comb += upd.lfsr_load_value.eq(bus.w_data)
+            md.d.sync += [err.eq(1), err_addr.eq(aq)]
+        md.d.comb += upd.lfsr_load_value.eq(dq)
 
         # window writes and the unit write ports
-        host_w = bus.w_stb & host_ok
+        host_w = wq & ok_q
         md.d.comb += [
-            w_wr.addr.eq(Mux(in_upd, upd.w_waddr, hits["W"][1])),
-            w_wr.data.eq(Mux(in_upd, upd.w_wdata, bus.w_data)),
-            w_wr.en.eq(Mux(in_upd, upd.w_we, host_w & hits["W"][0])),
-            u_wr.addr.eq(Mux(in_upd, upd.u_waddr, hits["U"][1])),
-            u_wr.data.eq(Mux(in_upd, upd.u_wdata, bus.w_data)),
-            u_wr.en.eq(Mux(in_upd, upd.u_we, host_w & hits["U"][0])),
-            v_wr.addr.eq(Mux(in_upd, upd.v_waddr, hits["V"][1])),
-            v_wr.data.eq(Mux(in_upd, upd.v_wdata, bus.w_data)),
-            v_wr.en.eq(Mux(in_upd, upd.v_we, host_w & hits["V"][0])),
-            c_wr.addr.eq(Mux(in_upd, upd.c_waddr, hits["C"][1])),
-            c_wr.data.eq(Mux(in_upd, upd.c_wdata, bus.w_data)),
-            c_wr.en.eq(Mux(in_upd, upd.c_we, host_w & hits["C"][0])),
+            w_wr.addr.eq(Mux(in_upd, upd.w_waddr, index["W"])),
+            w_wr.data.eq(Mux(in_upd, upd.w_wdata, dq)),
+            w_wr.en.eq(Mux(in_upd, upd.w_we, host_w & hit["W"])),
+            u_wr.addr.eq(Mux(in_upd, upd.u_waddr, index["U"])),
+            u_wr.data.eq(Mux(in_upd, upd.u_wdata, dq)),
+            u_wr.en.eq(Mux(in_upd, upd.u_we, host_w & hit["U"])),
+            v_wr.addr.eq(Mux(in_upd, upd.v_waddr, index["V"])),
+            v_wr.data.eq(Mux(in_upd, upd.v_wdata, dq)),
+            v_wr.en.eq(Mux(in_upd, upd.v_we, host_w & hit["V"])),
+            c_wr.addr.eq(Mux(in_upd, upd.c_waddr, index["C"])),
+            c_wr.data.eq(Mux(in_upd, upd.c_wdata, dq)),
+            c_wr.en.eq(Mux(in_upd, upd.c_we, host_w & hit["C"])),
         ]
         # h: host writes, or zeros during a state reset
-        md.d.comb += [fw.h_waddr.eq(Mux(in_reset, reset_cnt, hits["H"][1])),
-                      fw.h_wdata.eq(Mux(in_reset, 0, bus.w_data)),
-                      fw.h_we.eq(Mux(in_reset, reset_h & (reset_cnt < n), host_w & hits["H"][0]))]
+        md.d.comb += [fw.h_waddr.eq(Mux(in_reset, reset_cnt, index["H"])),
+                      fw.h_wdata.eq(Mux(in_reset, 0, dq)),
+                      fw.h_we.eq(Mux(in_reset, reset_h & (reset_cnt < n), host_w & hit["H"]))]
         # S: host writes, or zeros during a reset
-        self._s_reset(md, in_reset, reset_cnt, s_k, s_c, host_w & hits["S"][0], bus.w_data)
+        self._s_reset(md, in_reset, s_k, s_c, host_w & hit["S"], dq)
         return md
 
     def cycles_per_step(self, learn: bool = True, track: bool = True) -> int:
@@ -430,9 +447,10 @@ class Core(wiring.Component):
         cfg = self.cfg
         return cfg.n * cfg.n * cfg.q if cfg.approx == "exact" else cfg.n * cfg.q
 
-    def _s_reset(self, md, in_reset, cnt, s_k, s_c, host_we, wdata) -> None:
-        """Drive the engine's S host port: zeros over all words during a reset (k and c from
-        counters), else the bus."""
+    def _s_reset(self, md, in_reset, s_k, s_c, host_we, wdata) -> None:
+        """Drive the engine's S host port (an address in one cycle, its write in the next):
+        zeros over all words during a reset (k and c from counters), else the bus (the
+        address from the strobe's cycle, ``host_we`` and ``wdata`` from stage 1)."""
         cfg, eng = self.cfg, self.engine
         nq = cfg.n * cfg.q
         rk, rc = Signal.like(eng.s_k), Signal.like(eng.s_c)
@@ -443,6 +461,8 @@ class Core(wiring.Component):
                 md.d.sync += rc.eq(rc + 1)
         with md.Else():
             md.d.sync += [rk.eq(0), rc.eq(0)]
+        reset_we = Signal()                      # the reset's write of last cycle's word
+        md.d.sync += reset_we.eq(in_reset)
         md.d.comb += [eng.s_k.eq(Mux(in_reset, rk, s_k)), eng.s_c.eq(Mux(in_reset, rc, s_c)),
-                      eng.s_wdata.eq(Mux(in_reset, 0, wdata)),
-                      eng.s_we.eq(in_reset | host_we)]
+                      eng.s_wdata.eq(Mux(reset_we, 0, wdata)),
+                      eng.s_we.eq(reset_we | host_we)]

@@ -12,6 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..model.config import SAT_NAMES, Config
 from ..model.fixed import tanh_table
+from .dsp import Multiplier
 from .memory import ports, ram
 from .requant import Requantiser
 
@@ -50,11 +51,20 @@ class ForwardUnit(wiring.Component):
     - Y (p rows of n terms): y[o] = RQ(c[o]·2^f_H + Σ_k V[o,k] h[k]); e[o] = sat_Y(y[o] − d[o]);
     - C (n rows of p terms): ĉ[k] = RQ(Σ_o V[o,k] e[o]).
 
+    Pipeline of one term: stage 0 addresses; stage 1 read data, the operands into the
+    multiplier (:class:`~rtrledit.hdl.dsp.Multiplier`, product registered); stage m
+    accumulate; stage 2 requantise a row's sum; stage 3 write h, φ', y, e. The 4-cycle
+    drain between phases covers it (h of phase A is written before phase Y reads it).
+
     Latency: q + n·q + p·n + n·p + 17 cycles from ``start`` to ``done``.
-    Resources: one signed multiplier (max(w_P, w_O) × max(w_H, w_Y) bits) and an
+    Resources: one signed multiplier (max(w_P, w_O) × max(w_H, w_Y) bits; with
+    ``family`` the DSP primitive when the operands fit one block) and an
     accumulator as wide as the widest exact sum of the phases; tanh adds a w_H × w_H
     multiplier and a ROM of 2^tanh_bits × w_H; four small RAMs; up to seven requantisers
     (a, y and ĉ share one where their shift and width agree).
+
+    ``family`` (``"ice40"``, ``"ecp5"`` or None): the FPGA family, for the multiplier;
+    tanh's φ' multiplier stays behavioural.
 
     Ports
     -----
@@ -76,8 +86,8 @@ class ForwardUnit(wiring.Component):
         cycle after its requantiser; all of a step's before ``done``.
     """
 
-    def __init__(self, cfg: Config) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: Config, family: str | None = None) -> None:
+        self.cfg, self.family = cfg, family
         fm, n, m, p, q = cfg.formats, cfg.n, cfg.m, cfg.p, cfg.q
         acc = max(cfg.acc_widths[k] for k in ("a", "y", "chat"))
         self.acc_width = acc
@@ -161,13 +171,15 @@ class ForwardUnit(wiring.Component):
         last_term = term == terms[phase] - 1
 
         # stage 1 / 2 / 3 bookkeeping (the item issued 1, 2, 3 cycles ago)
+        # (stage m: the product registered in the multiplier, accumulated)
         v1, first1, last1 = Signal(), Signal(), Signal()
+        vm, firstm, lastm = Signal(), Signal(), Signal()
         v2, v3 = Signal(), Signal()
-        row1, row2, row3 = Signal.like(row), Signal.like(row), Signal.like(row)
+        row1, rowm, row2, row3 = (Signal.like(row) for _ in range(4))
         term1 = Signal.like(term)
-        ph1, ph2, ph3 = Signal(2), Signal(2), Signal(2)
+        ph1, phm, ph2, ph3 = Signal(2), Signal(2), Signal(2), Signal(2)
 
-        md.d.comb += self.busy.eq(active | (drain != 0) | v1 | v2 | v3)
+        md.d.comb += self.busy.eq(active | (drain != 0) | v1 | vm | v2 | v3)
         with md.If(self.start & ~self.busy):
             md.d.sync += [phase.eq(PZ), row.eq(0), term.eq(0), active.eq(1)]
         with md.Elif(active):
@@ -218,10 +230,11 @@ class ForwardUnit(wiring.Component):
 
         md.d.sync += [v1.eq(active), first1.eq(term == 0), last1.eq(last_term), row1.eq(row),
                       term1.eq(term), ph1.eq(phase),
-                      v2.eq(v1 & last1), row2.eq(row1), ph2.eq(ph1),
+                      vm.eq(v1), firstm.eq(first1), lastm.eq(last1), rowm.eq(row1), phm.eq(ph1),
+                      v2.eq(vm & lastm), row2.eq(rowm), ph2.eq(phm),
                       v3.eq(v2), row3.eq(row2), ph3.eq(ph2)]
 
-        # stage 1: multiply-accumulate
+        # stage 1: the operands into the multiplier; stage m: accumulate its product
         x_arr = Array(self.x[k] for k in range(m))
         e_arr = Array(self.e[o] for o in range(p))
         y_arr = Array(self.y[o] for o in range(p))
@@ -238,9 +251,13 @@ class ForwardUnit(wiring.Component):
                               bias.eq(self.c_data << fm.H.f)]
             with md.Case(PC):
                 md.d.comb += [a_op.eq(self.v_data), b_op.eq(e_arr[term1])]
+        md.submodules.mul = mul = Multiplier.fitting(len(a_op), len(b_op), self.family)
+        biasm = Signal.like(bias)
+        md.d.comb += [mul.a.eq(a_op), mul.b.eq(b_op)]
+        md.d.sync += biasm.eq(bias)
         acc = Signal(signed(self.acc_width))
-        with md.If(v1):
-            md.d.sync += acc.eq(Mux(first1, bias, acc) + a_op * b_op)
+        with md.If(vm):
+            md.d.sync += acc.eq(Mux(firstm, biasm, acc) + mul.p)
 
         # stage 1 of phase Z: write z
         one_h = 1 << fm.H.f
@@ -306,6 +323,6 @@ class ForwardUnit(wiring.Component):
         with md.Elif(self.h_we & ~self.busy):
             md.d.comb += [h_wr.addr.eq(self.h_waddr), h_wr.data.eq(self.h_wdata), h_wr.en.eq(1)]
         # registered: the range checks end long paths (a sum through its rounding adder);
-        # the last flag (ĉ, stage 2) still comes two cycles before ``done``
+        # the last flag (ĉ, stage 2) still comes a cycle before ``done``
         md.d.sync += self.sat_inc.eq(Cat(sat_bits.get(name, Const(0, 1)) for name in SAT_NAMES))
         return md

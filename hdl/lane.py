@@ -10,6 +10,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..model.config import Config
+from .dsp import Multiplier
 from .memory import ports, ram
 from .requant import Requantiser
 
@@ -128,6 +129,10 @@ class Lane(wiring.Component):
     mutation : str, optional
         Test-only deliberate faults (see ``tests/hdl/test_lane_slots.py``):
         ``"no_stall"``: the single-port loader does not wait.
+    family : str, optional
+        The FPGA family (``"ice40"``, ``"ecp5"``): the multiplier is its DSP primitive
+        (:class:`~rtrledit.hdl.dsp.Multiplier`; same latency, so the same schedule);
+        None: behavioural.
     """
 
     forward_latency = 1
@@ -147,8 +152,10 @@ class Lane(wiring.Component):
         return 2 if cfg.activation == "tanh" else 1
 
     def __init__(self, cfg: Config, lanes: int, may_idle: bool = True,
-                 single_port: bool = False, mutation: str | None = None):
+                 single_port: bool = False, mutation: str | None = None,
+                 family: str | None = None):
         self.cfg, self.may_idle, self.single_port = cfg, bool(may_idle), bool(single_port)
+        self.family = family
         self.lanes = lanes
         self.mutation = mutation
         self.tanh = cfg.activation == "tanh"
@@ -219,8 +226,9 @@ class Lane(wiring.Component):
             m.d.comb += B.eq(Mux(to.cs, cs_b, Mux(to.ps, s1, buf_rd.data)))
         else:
             m.d.comb += B.eq(Mux(to.cs, cs_b, buf_rd.data))
-        prod = Signal(signed(wA + wS), reset_less=True)     # no reset: the DSP output register
-        m.d.sync += prod.eq(to.w[:wA].as_signed() * B)
+        m.submodules.mul = mul = Multiplier(wA, wS, self.family)    # product registered
+        m.d.comb += [mul.a.eq(to.w[:wA].as_signed()), mul.b.eq(B)]
+        prod = mul.p
         vm, fm_, lm, gm, gf, gl, pm = (Signal(name=nm) for nm in
                                        ("vm", "fm", "lm", "gm", "gf", "gl", "pm"))
         m.d.sync += [vm.eq(to.valid), fm_.eq(to.first), lm.eq(to.last),

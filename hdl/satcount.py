@@ -28,8 +28,8 @@ class SaturationCounters(wiring.Component):
     counter returns only what came after the clear). The marks are set at reset, so a
     reset clears every counter.
 
-    Requests must be at least two cycles apart, and not in the cycle of a clear (the core's register bus answers a
-    strobe one cycle later and takes one access at a time), so any counter is visited at
+    Requests must be at least two cycles apart, and not in the cycle of a clear (the core's
+    register bus takes one access at a time, each at least two cycles), so any counter is visited at
     least every ``2·count`` cycles and the pending registers cannot overflow.
 
     Latency: ``r_data`` valid in the cycle after ``r_stb``.

@@ -46,7 +46,8 @@ class Snap1Engine(wiring.Component):
     The ports are those of :class:`~rtrledit.hdl.sweep.SweepEngine`, so the core uses
     either engine the same way: operand read ports ``w_*`` (W[k, l] at k·n + l; only the
     diagonal is read), ``dphi_*``, ``chat_*``, ``z_*``; the G write port ``g_*``; the S
-    host port (``s_c`` = i·q + j addresses s[i, j]; ``s_k`` is ignored); ``sat_inc``.
+    host port (``s_c`` = i·q + j addresses s[i, j]; ``s_k`` is ignored; registered, so
+    the write and the read data follow as in the sweep engine); ``sat_inc``.
 
     Latency: n·q + 5 cycles from ``start`` to ``done``; 2·n·q + 4 with ``spram``.
     Resources: three multipliers (W·s, φ'·s1, ĉ·s), two requantisers, the S RAM
@@ -120,8 +121,10 @@ class Snap1Engine(wiring.Component):
                 md.d.sync += j.eq(j + 1)
         md.d.comb += [self.w_addr.eq(diag), self.dphi_addr.eq(i), self.chat_addr.eq(i),
                       self.z_addr.eq(j), s_rd.addr.eq(c)]
+        hc = Signal.like(self.s_c)           # the host address, registered (S_PORT_LATENCY)
+        md.d.sync += hc.eq(self.s_c)
         with md.If(~self.busy):
-            md.d.comb += s_rd.addr.eq(self.s_c)
+            md.d.comb += s_rd.addr.eq(hc)
         last = issue & (i == n - 1) & (j == q - 1)
         md.d.comb += self.s_rdata.eq(s_rd.data)
         # stage 1: u = W[i,i]·s + z << zsh
@@ -141,10 +144,10 @@ class Snap1Engine(wiring.Component):
         with md.If(v3):
             md.d.comb += [s_wr.addr.eq(c3), s_wr.data.eq(rq2.o), s_wr.en.eq(1)]
         with md.Elif(self.s_we & ~self.busy):
-            md.d.comb += [s_wr.addr.eq(self.s_c), s_wr.data.eq(self.s_wdata), s_wr.en.eq(1)]
+            md.d.comb += [s_wr.addr.eq(hc), s_wr.data.eq(self.s_wdata), s_wr.en.eq(1)]
         if self.spram:                  # one port: one address, no read while writing
             addr = Signal.like(c)
-            md.d.comb += [addr.eq(Mux(~self.busy, self.s_c, Mux(v3, c3, c))),
+            md.d.comb += [addr.eq(Mux(~self.busy, hc, Mux(v3, c3, c))),
                           s_rd.addr.eq(addr), s_wr.addr.eq(addr), s_rd.en.eq(~s_wr.en)]
         md.d.sync += [g_en.eq(v3), self.g_addr.eq(c3), self.g_data.eq(chat3 * rq2.o),
                       last4.eq(l3), self.done.eq(last4)]

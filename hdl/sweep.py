@@ -12,16 +12,18 @@ from amaranth.lib.wiring import In, Out
 
 from ..boards.target import device_of
 from ..model.config import Config
+from .dsp import MULTIPLIER_WIDTH
 from .lane import Lane, chain_layout, token_layout
 from .memory import ports, ram, use_huge
 
-__all__ = ["SweepEngine", "engine_signature", "MULTIPLIER_WIDTH", "schedule"]
+__all__ = ["SweepEngine", "engine_signature", "MULTIPLIER_WIDTH", "S_PORT_LATENCY", "schedule"]
 
-#: Signed multiplier operand width per target (iCE40 SB_MAC16 16×16, ECP5 MULT18X18D 18×18).
-MULTIPLIER_WIDTH = {"ice40": 16, "ecp5": 18}
 #: Cycles from ``start`` being sampled to the first token at lane 0's input: the
 #: controller's first emission (1) and the source register that adds the read data (1).
 CONTROL_LATENCY = 2
+#: Cycles from an S host port address to its read data (the write comes one cycle after
+#: the address); both engines.
+S_PORT_LATENCY = 2
 #: Cycles from the last G output to ``done``.
 DONE_LATENCY = 1
 #: The shortest round (cycles): the column loader's 3-cycle path plus the single-port
@@ -209,9 +211,10 @@ class SweepEngine(wiring.Component):
     ``z_addr``/``z_data`` (z, address j, format H). W, φ', ĉ, z must not change during a
     sweep. G output (write port): ``g_en`` 1 for one cycle per column, ``g_addr`` = c =
     i·q + j, ``g_data`` = G[i, j] (signed ``acc_widths["g"]`` bits, f_C + f_S); one column
-    per cycle at most, in increasing c. S host port (only while idle): ``s_k``, ``s_c``
-    (entry S[k, c]), ``s_rdata`` (valid the cycle after the address), ``s_wdata``,
-    ``s_we``. Saturation: ``sat_inc`` (0 .. :attr:`sat_inc_max`): how many RQs saturated
+    per cycle at most, in increasing c. S host port (only while idle, pipelined like
+    the core's register bus, :data:`~rtrledit.hdl.core.BUS_LATENCY`): ``s_k``, ``s_c``
+    (entry S[k, c]) in cycle t; ``s_we``, ``s_wdata`` in cycle t + 1 write that entry;
+    ``s_rdata`` is its word in cycle t + 2 (:data:`S_PORT_LATENCY`). Saturation: ``sat_inc`` (0 .. :attr:`sat_inc_max`): how many RQs saturated
     in this cycle, the core counts them.
 
     Parameters
@@ -222,7 +225,8 @@ class SweepEngine(wiring.Component):
         Number of lanes, 1 ≤ lanes ≤ n·q.
     target : str, optional
         ``"ice40"`` or ``"ecp5"``: refuse multiplier operands (formats P, S, F, C) wider
-        than the target's DSP (16 or 18 bits).
+        than the target's DSP (16 or 18 bits); the lanes' multipliers are its primitive
+        (:class:`~rtrledit.hdl.dsp.Multiplier`).
     spram : bool, optional
         Single-port S banks (one address for the column loader, the write-back and the
         host port; the loader waits while a write-back uses the port, which its slack
@@ -406,6 +410,10 @@ class SweepEngine(wiring.Component):
         m.d.comb += source.w.eq(w_in)
 
         # ---------------------------------------------------------------- host S port decode
+        # Registered: the decode of c into lane c mod L and bank word ⌊c/L⌋·n + k (a Switch
+        # over n·q columns when L is not a power of two) drives every lane's bank address
+        # and write enable; in one cycle with them it was the critical path of the 48-lane
+        # ECP5 build. The write (s_we, s_wdata) comes one cycle after its address.
         host_lane = Signal(range(L))
         host_base = Signal(range(self.bank_depth + 1))
         if L & (L - 1) == 0:
@@ -418,9 +426,10 @@ class SweepEngine(wiring.Component):
                     with m.Case(c):
                         m.d.comb += [host_lane.eq(c % L), host_base.eq((c // L) * n)]
         host_addr = Signal(range(self.bank_depth + n))
-        m.d.comb += host_addr.eq(host_base + self.s_k)
+        host_lane_r = Signal(range(L))
+        m.d.sync += [host_addr.eq(host_base + self.s_k), host_lane_r.eq(host_lane)]
         host_lane_q = Signal(range(L))
-        m.d.sync += host_lane_q.eq(host_lane)
+        m.d.sync += host_lane_q.eq(host_lane_r)
 
         # ---------------------------------------------------------------- lanes
         prev_tok, prev_col = source, None
@@ -428,7 +437,8 @@ class SweepEngine(wiring.Component):
         busy = self.busy
         for p in range(L):
             lane = Lane(cfg, L, may_idle=p >= self.first_idle, single_port=self.spram,
-                        mutation=self.mutation if self.mutation == "no_stall" else None)
+                        mutation=self.mutation if self.mutation == "no_stall" else None,
+                        family=self.target)
             m.submodules[f"lane{p}"] = lane
             m.d.comb += lane.tok_i.eq(prev_tok)
             if prev_col is None:
@@ -447,7 +457,7 @@ class SweepEngine(wiring.Component):
                              bank_wr.en.eq(lane.wb), bank_rd.addr.eq(lane.ld_addr)]
             with m.Else():
                 m.d.comb += [bank_wr.addr.eq(host_addr), bank_wr.data.eq(self.s_wdata),
-                             bank_wr.en.eq(self.s_we & (host_lane == p)),
+                             bank_wr.en.eq(self.s_we & (host_lane_r == p)),
                              bank_rd.addr.eq(host_addr)]
             if self.spram:              # one port: one address, no read while writing
                 addr = Signal.like(host_addr, name=f"spram_addr_{p}")

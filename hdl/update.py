@@ -7,6 +7,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..model.config import Config
+from .dsp import Multiplier
 from .forward import bits
 from .lfsr import LFSR, lfsr_step
 from .requant import Requantiser, VariableRequantiser
@@ -36,7 +37,8 @@ class UpdateUnit(wiring.Component):
     written that it depends on, so there are no hazards.
 
     Latency: n·q + p·n + p + 6 cycles from ``start`` to ``done``.
-    Resources: one w_Y × w_H multiplier (e·h), one run-time shifter with its rounding
+    Resources: one w_Y × w_H multiplier (e·h; with ``family`` (``"ice40"``, ``"ecp5"``)
+    the DSP primitive when it fits one block, :class:`~rtrledit.hdl.dsp.Multiplier`), one run-time shifter with its rounding
     adder, a range check (the fit to P or O) and a saturating subtractor (one each when P
     and O are equally wide, two otherwise), the 32-bit LFSR; one destination address
     down the pipeline.
@@ -61,8 +63,8 @@ class UpdateUnit(wiring.Component):
         element of this cycle had.
     """
 
-    def __init__(self, cfg: Config) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: Config, family: str | None = None) -> None:
+        self.cfg, self.family = cfg, family
         fm, n, p, q = cfg.formats, cfg.n, cfg.p, cfg.q
         self.g_width = cfg.acc_widths["g"]
         #: cycles from ``start`` to ``done``
@@ -169,19 +171,23 @@ class UpdateUnit(wiring.Component):
                       self.v_addr.eq(idx),
                       self.h_addr.eq(col), self.c_addr.eq(idx)]
 
-        # stage 1: read data; e·h on the multiplier; the gradient and the old value
-        # registered (the three stages keep multiply, round and saturate apart for Fmax)
+        # stage 1: read data; e·h into the multiplier (its product registered, chosen in
+        # stage 2 over the other phases' registered gradient); the old value registered
+        # (the stages keep multiply, round and saturate apart for Fmax)
         e_arr = Array(self.e[o] for o in range(p))
-        ph2, isw2 = Signal(2), Signal()
+        ph2, isw2, isv2 = Signal(2), Signal(), Signal()
         grad2 = Signal(signed(grad_w))
         old2 = Signal(signed(max(fm.P.w, fm.O.w)))
         dst2 = Signal.like(dst)
+        md.submodules.mul = mul = Multiplier.fitting(fm.Y.w, fm.H.w, self.family)
+        md.d.comb += [mul.a.eq(e_arr[row1]), mul.b.eq(self.h_data)]
+        md.d.sync += isv2.eq(ph1 == PV)
         with md.Switch(ph1):
             with md.Case(PT):
                 md.d.sync += [grad2.eq(self.g_data),
                               old2.eq(Mux(isw1, self.w_data, self.u_data))]
             with md.Case(PV):
-                md.d.sync += [grad2.eq(e_arr[row1] * self.h_data), old2.eq(self.v_data)]
+                md.d.sync += old2.eq(self.v_data)
             with md.Case(PC):
                 md.d.sync += [grad2.eq(e_arr[dst1]), old2.eq(self.c_data)]
         # the shifter's amount for the element in stage 1 (registered from stage 0)
@@ -197,7 +203,7 @@ class UpdateUnit(wiring.Component):
         md.d.sync += [v2.eq(v1), ph2.eq(ph1), isw2.eq(isw1), dst2.eq(dst1)]
 
         # stage 2: round (the LFSR advances once per element, in order)
-        md.d.comb += [rq.i.eq(grad2), lfsr.en.eq(v2)]
+        md.d.comb += [rq.i.eq(Mux(isv2, mul.p, grad2)), lfsr.en.eq(v2)]
         ph3, isw3 = Signal(2), Signal()
         old3 = Signal.like(old2)
         dst3 = Signal.like(dst)

@@ -13,10 +13,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..firmware.regmodel import RegisterModel
+from ..hdl.core import BUS_LATENCY
 from ..model.config import Config
 from .codec import Codec
 
-__all__ = ["CoreAccess"]
+__all__ = ["CoreAccess", "ACK_TIMEOUT"]
+
+#: Cycles a bus driver waits after the strobe for ``ack`` before it reports "no ack" (the
+#: core answers in :data:`~rtrledit.hdl.core.BUS_LATENCY`; a host must not count on it).
+ACK_TIMEOUT = 4 * BUS_LATENCY
 
 
 class CoreAccess:

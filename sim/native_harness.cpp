@@ -105,8 +105,11 @@ struct Harness {
         (write ? top.bus___05Fw_stb : top.bus___05Fr_stb) = 1;
         tick();
         (write ? top.bus___05Fw_stb : top.bus___05Fr_stb) = 0;
-        if (!top.bus___05Fack) throw Stop{NO_ACK, addr};
-        return top.bus___05Fr_data;
+        for (int i = 0; i < ACK_TIMEOUT; ++i) {     // addr held until ack (sim/access.py)
+            if (top.bus___05Fack) return top.bus___05Fr_data;
+            tick();
+        }
+        throw Stop{NO_ACK, addr};
     }
 
     // Both streams at once, cycle by cycle: sample s after its idle gap (counted from the

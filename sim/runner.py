@@ -25,6 +25,7 @@ from ..hdl.core import Core
 from ..model.config import Config
 from ..toolchain import require
 from .job import Job
+from .netlist import cell_models, netlist_verilog
 
 __all__ = ["TOP", "CLOCKED_TOP", "PERIOD_NS", "core_verilog", "for_icarus", "with_clock", "generate",
            "verilator_env", "lint", "LINT_WAIVED", "simulate", "simulate_batch", "SIMULATORS"]
@@ -161,7 +162,7 @@ def _build_dir(verilog_text: str, simulator: str, root: Path) -> Path:
 
 def simulate(job: Job, simulator: str = "icarus", build_root: str | Path | None = None,
              waves: bool = False, dump: str | Path | None = None,
-             optimise: bool = True) -> dict:
+             optimise: bool = True, netlist: str | None = None) -> dict:
     """Run ``job`` on the core in ``simulator`` — the generated Verilog on Icarus or
     Verilator through cocotb, or the Amaranth design in Amaranth's simulator — and return
     the report of :func:`~rtrledit.sim.execute.execute` (``bitexact``, ``mismatches``,
@@ -169,7 +170,9 @@ def simulate(job: Job, simulator: str = "icarus", build_root: str | Path | None 
     builds are cached under ``build_root`` (default ``build/sim``); ``waves`` writes an
     FST (Verilator) or VCD (Icarus) file there; ``dump`` saves the design's outputs and
     final state (.npz); ``optimise=False`` builds Verilator models without optimisation
-    (quicker to build, slower to run: for short tests)."""
+    (quicker to build, slower to run: for short tests). ``netlist`` (Icarus only): a
+    family, "ice40" or "ecp5": run the core synthesised for it, as a gate-level netlist
+    with the family's cell models (:mod:`rtrledit.sim.netlist`), instead of the RTL."""
     if simulator not in SIMULATORS:
         raise ValueError(f"unknown simulator {simulator!r}; choose {', '.join(SIMULATORS)}")
     if simulator == "amaranth":
@@ -178,15 +181,17 @@ def simulate(job: Job, simulator: str = "icarus", build_root: str | Path | None 
         if dump:
             np.savez(dump, **data)
         return report
-    return _cocotb([job], simulator, build_root, waves, dump, optimise)[0]
+    return _cocotb([job], simulator, build_root, waves, dump, optimise, netlist)[0]
 
 
 def simulate_batch(jobs: list[Job], simulator: str = "icarus",
-                   build_root: str | Path | None = None, optimise: bool = True) -> list[dict]:
+                   build_root: str | Path | None = None, optimise: bool = True,
+                   netlist: str | None = None) -> list[dict]:
     """Run ``jobs`` one after another in one simulator process on one build (a reset
     between jobs) and return their reports, as :func:`simulate` would one by one. The
     jobs must share the design (equal Config, lanes and SPRAM); they may differ in
-    parameters, streams, segments and stalls. ``simulator``: icarus or verilator."""
+    parameters, streams, segments and stalls. ``simulator``: icarus or verilator;
+    ``netlist`` as for :func:`simulate`."""
     if simulator not in ("icarus", "verilator"):
         raise ValueError(f"simulate_batch runs on icarus or verilator, not {simulator!r}")
     if not jobs:
@@ -195,16 +200,24 @@ def simulate_batch(jobs: list[Job], simulator: str = "icarus",
     if len(designs) != 1:
         raise ValueError(f"simulate_batch: the {len(jobs)} jobs have {len(designs)} different "
                          "designs (Config, lanes, SPRAM); one batch runs one design")
-    return _cocotb(jobs, simulator, build_root, False, None, optimise)
+    return _cocotb(jobs, simulator, build_root, False, None, optimise, netlist)
 
 
 def _cocotb(jobs: list[Job], simulator: str, build_root: str | Path | None, waves: bool,
-            dump: str | Path | None, optimise: bool) -> list[dict]:
+            dump: str | Path | None, optimise: bool, netlist: str | None = None) -> list[dict]:
     require("cocotb")
     require("iverilog" if simulator == "icarus" else "verilator")
     job = jobs[0]
-    text = core_verilog(job.cfg, job.lanes, job.spram)
-    text = for_icarus(text) if simulator == "icarus" else with_clock(text, PERIOD_NS)
+    models, includes, defines = [], [], {}
+    if netlist is not None:
+        if simulator != "icarus":
+            raise ValueError(f"a netlist runs on icarus, not {simulator!r}")
+        text = netlist_verilog(job.cfg, job.lanes, netlist, TOP, job.spram)
+        models, includes, defines = cell_models(
+            netlist, Path(build_root or "build/sim").resolve() / f"cells-{netlist}")
+    else:
+        text = core_verilog(job.cfg, job.lanes, job.spram)
+        text = for_icarus(text) if simulator == "icarus" else with_clock(text, PERIOD_NS)
     top = TOP if simulator == "icarus" else CLOCKED_TOP
     root = Path(build_root or "build/sim").resolve()
     bdir = _build_dir(text, simulator + ("" if optimise else "-O0"), root)
@@ -220,7 +233,8 @@ def _cocotb(jobs: list[Job], simulator: str, build_root: str | Path | None, wave
         runner = _runner(simulator)
         args = (VERILATOR_ARGS + ["--timing"] + ["-O3"] * optimise
                 if simulator == "verilator" else [])
-        runner.build(sources=[src], hdl_toplevel=top, build_dir=bdir, timescale=("1ns", "1ps"),
+        runner.build(sources=[src, *models], includes=includes, defines=defines, hdl_toplevel=top,
+                     build_dir=bdir, timescale=("1ns", "1ps"),
                      build_args=args, waves=waves, always=False, log_file=bdir / "build.log")
         with tempfile.TemporaryDirectory() as tmp:
             jpaths, rpath = [Path(tmp) / f"job{k}.npz" for k in range(len(jobs))], Path(tmp) / "report.json"

@@ -23,7 +23,7 @@ from cocotb.utils import get_sim_time
 
 from ..hdl.regmap import pack
 from ..model.config import Config
-from .access import CoreAccess
+from .access import ACK_TIMEOUT, CoreAccess
 from .job import StallGenerators
 
 __all__ = ["CoreTB"]
@@ -95,9 +95,11 @@ class CoreTB(CoreAccess, StallGenerators):
         (d.bus__w_stb if write else d.bus__r_stb).value = 1
         await FallingEdge(d.clk)          # the rising edge between sampled the strobe
         (d.bus__w_stb if write else d.bus__r_stb).value = 0
-        if not int(d.bus__ack.value):
-            raise AssertionError(f"no ack for the access to 0x{addr:06x}")
-        return int(d.bus__r_data.value)
+        for _ in range(ACK_TIMEOUT):      # addr held until ack
+            if int(d.bus__ack.value):
+                return int(d.bus__r_data.value)
+            await FallingEdge(d.clk)
+        raise AssertionError(f"no ack for the access to 0x{addr:06x}")
 
     async def write(self, addr: int, value: int) -> None:
         await self._access(addr, True, value)

@@ -156,3 +156,45 @@ def test_to_signed_inverts_twos_complement(case):
     w, v, high = case
     word = (v % (1 << w)) | (high << w)            # v's low w bits, junk above them
     assert to_signed(word, w) == v
+
+
+@pytest.mark.parametrize("approx,lanes", [("exact", 3), ("exact", 4), ("snap1", 1)])
+def test_every_access_is_answered_in_bus_latency_cycles(approx, lanes):
+    """A strobe's ack comes exactly BUS_LATENCY cycles later, once, for a register, a
+    counter, a RAM window and S; ``sample.ready`` is low while the access is in flight."""
+    from rtrledit.hdl.core import BUS_LATENCY
+    cfg = Config(hidden=3, inputs=2, outputs=1, approx=approx)
+    core = Core(cfg, lanes)
+    rm = register_map(cfg, lanes)
+    s_win = next(w for w in rm.windows if w.name == "S")
+    w_win = next(w for w in rm.windows if w.name == "W")
+    s_addr = s_win.base + (1 if approx == "snap1" else 2 + (1 << (window_bits(s_win.size) - 2)))
+    probes = [(rm["ID"].addr, None), (rm["STEPS"].addr, None), (w_win.base + 4, 0x1234),
+              (s_addr, -77 & 0xFFFFFFFF)]
+    seen = []
+
+    async def bench(ctx):
+        bus = core.bus
+        for addr, value in probes:
+            for write in ((True, False) if value is not None else (False,)):
+                ctx.set(bus.addr, addr)
+                ctx.set(bus.w_data, value or 0)
+                ctx.set(bus.w_stb if write else bus.r_stb, 1)
+                acks, ready = [], []
+                for _ in range(2 * BUS_LATENCY + 2):
+                    ready.append(ctx.get(core.sample.ready))
+                    await ctx.tick()
+                    ctx.set(bus.w_stb if write else bus.r_stb, 0)
+                    acks.append(ctx.get(bus.ack))
+                    if acks[-1] and not write:
+                        seen.append((addr, ctx.get(bus.r_data)))
+                assert acks.index(1) + 1 == BUS_LATENCY and sum(acks) == 1, (hex(addr), acks)
+                assert not any(ready[:BUS_LATENCY]) and all(ready[BUS_LATENCY:]), (hex(addr), ready)
+
+    sim = Simulator(core)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    got = dict(seen)
+    assert got[w_win.base + 4] == 0x1234 and got[s_addr] == -77 & 0xFFFFFFFF
+    assert got[rm["ID"].addr] == rm["ID"].value and got[rm["STEPS"].addr] == 0

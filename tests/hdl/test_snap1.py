@@ -8,6 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from rtrledit.hdl.snap1 import Snap1Engine
+from rtrledit.hdl.sweep import S_PORT_LATENCY
 from rtrledit.model import Config, FixedRTRL, Formats, QFormat
 from rtrledit.model.config import SAT_NAMES
 
@@ -83,10 +84,11 @@ def test_snap1_engine_matches_the_model(seed, spram):
             await ctx.tick()                  # sat_inc is registered: one cycle later
             sat += ctx.get(e.sat_inc)
             S = []
-            for a in range(n * q):
-                ctx.set(e.s_c, a)
+            for a in range(n * q + S_PORT_LATENCY):       # pipelined reads
+                if a >= S_PORT_LATENCY:
+                    S.append(ctx.get(e.s_rdata))
+                ctx.set(e.s_c, min(a, n * q - 1))
                 await ctx.tick()
-                S.append(ctx.get(e.s_rdata))
             got.append((S, G.tolist(), cycles, sat))
 
     sim = Simulator(top)

@@ -23,7 +23,7 @@ from amaranth.sim import Simulator
 
 from rtrledit.sim.sweep_harness import (SweepHarness, ideal_cycles, load_operands,
                                         measure_sweep_cycles, run_sweep, sweep_cycles)
-from rtrledit.hdl.sweep import SweepEngine
+from rtrledit.hdl.sweep import S_PORT_LATENCY, SweepEngine
 from rtrledit.model.config import Config, Formats, QFormat
 from rtrledit.model.fixed import SAT_S, FixedRTRL
 from rtrledit.model.requant import ROUNDING_CODE, rq
@@ -56,25 +56,31 @@ def sweep_reference(cfg: Config, W, S, z, dphi, chat):
 
 # ----------------------------------------------------------------------------- driver
 async def _write_S(ctx, e, S):
+    """Pipelined as the port is: the address of word t with the write of word t - 1."""
     n, nq = S.shape
-    for k in range(n):
-        for c in range(nq):
-            ctx.set(e.s_k, k)
-            ctx.set(e.s_c, c)
-            ctx.set(e.s_wdata, int(S[k, c]))
-            ctx.set(e.s_we, 1)
-            await ctx.tick()
+    prev = None
+    for kc in [(k, c) for k in range(n) for c in range(nq)] + [None]:
+        if kc is not None:
+            ctx.set(e.s_k, kc[0])
+            ctx.set(e.s_c, kc[1])
+        ctx.set(e.s_we, prev is not None)
+        ctx.set(e.s_wdata, 0 if prev is None else int(S[prev]))
+        await ctx.tick()
+        prev = kc
     ctx.set(e.s_we, 0)
 
 
 async def _read_S(ctx, e, n, nq):
+    """Pipelined too: word t's address with word t - S_PORT_LATENCY's data."""
     out = np.zeros((n, nq), dtype=np.int64)
-    for k in range(n):
-        for c in range(nq):
-            ctx.set(e.s_k, k)
-            ctx.set(e.s_c, c)
-            await ctx.tick()
-            out[k, c] = ctx.get(e.s_rdata)
+    order = [(k, c) for k in range(n) for c in range(nq)]
+    for t in range(len(order) + S_PORT_LATENCY):
+        if t < len(order):
+            ctx.set(e.s_k, order[t][0])
+            ctx.set(e.s_c, order[t][1])
+        if t >= S_PORT_LATENCY:
+            out[order[t - S_PORT_LATENCY]] = ctx.get(e.s_rdata)
+        await ctx.tick()
     return out
 
 

@@ -129,6 +129,7 @@ class Bridge(wiring.Component):
 
         # ---------------------------------------------------------------- state
         cmd, length = Signal(8), Signal(8)
+        last_idx = Signal(8)                        # length - 1: the compare is not an add
         idx = Signal(9)
         rcrc, rx_crc = Signal(16), Signal(16)
         tcrc = Signal(16)
@@ -227,7 +228,8 @@ class Bridge(wiring.Component):
                 m.next = "LEN"
 
             def on_len():
-                m.d.sync += [length.eq(byte), rcrc.eq(crc16_byte(rcrc, byte))]
+                m.d.sync += [length.eq(byte), last_idx.eq(byte - 1),
+                             rcrc.eq(crc16_byte(rcrc, byte))]
                 m.next = "PAY"
                 with m.If(byte == 0):
                     m.next = "CRC0"
@@ -239,7 +241,7 @@ class Bridge(wiring.Component):
                     m.d.sync += [sbyte.eq(0), k_of_len.eq(k_of_len + 1)]
                 with m.Else():
                     m.d.sync += sbyte.eq(sbyte + 1)
-                with m.If(idx + 1 == length):
+                with m.If(idx == last_idx):
                     m.next = "CRC0"
 
             def on_crc0():

@@ -114,7 +114,7 @@ class Core(wiring.Component):
     Cycles per step (:meth:`cycles_per_step`): the forward pass q + n·q + 2·n·p + 17;
     plus the sweep when tracking (``engine.cycles``: :func:`~rtrledit.hdl.sweep.schedule`
     for exact RTRL, about ⌈n·q/L⌉·n(n+1) for hardtanh; n·q + 5 for SnAp-1);
-    plus the update n·q + n·p + p + 6 when learning. :func:`step_period` adds
+    plus the update n·q + n·p + p + 7 when learning. :func:`step_period` adds
     :data:`HANDOVER` for the period between samples.
 
     Register-bus accesses are served at any time for registers; windows (parameters,

@@ -275,16 +275,21 @@ class VariableRequantiser(wiring.Component):
                 return (~(ones << k))[:max(1, seff)]
             # every offset is 0 for a shift <= 0 (rs = 0), so that ``right`` is then i:
             # half_up's 1 << rs1 is shifted out when rs1 wraps to all ones
+            carry_in = Const(0, 1)
             if self.mode == "half_up":
                 m.d.comb += off.eq(decoded((one << rs1)[:seff], "half"))
             elif self.mode == "half_even":
+                # offset 2^(rs-1) - 1 + bit rs of i: the bit enters as the adder's carry
+                # in, so the bit select feeds one carry chain, not two in series
                 pos = decoded(rs0 != 0, "pos")
-                m.d.comb += off.eq(decoded(Mux(rs0 != 0, below(rs1), 0), "half_m1") +
-                                   (pos & (self.i >> rs)[0]))
+                m.d.comb += off.eq(decoded(Mux(rs0 != 0, below(rs1), 0), "half_m1"))
+                carry_in = pos & (self.i >> rs)[0]
             elif self.mode == "stochastic":
                 m.d.comb += off.eq(self.rnd & decoded(below(rs0), "mask"))
             total = Signal(signed(max(wide, seff + 2) + 1))
-            m.d.comb += total.eq(self.i + off)
+            # i + off + c as one add: (2i + c) + (2·off + c) = 2(i + off + c)
+            m.d.comb += total.eq((Cat(carry_in, self.i).as_signed()
+                                  + Cat(carry_in, off))[1:].as_signed())
             right = late(total, "total_d") >> late(rs, "rs_d")      # i when the shift is <= 0
         if lmax > 0:                                 # left shifts: i, registered when split
             i = late(self.i, "i_d")

@@ -21,7 +21,7 @@ ETA_WIDTH = 5
 def update_cycles(cfg: Config) -> int:
     """Cycles from ``start`` to ``done`` of :class:`UpdateUnit`."""
     n, p, q = cfg.n, cfg.p, cfg.q
-    return n * q + p * n + p + 6
+    return n * q + p * n + p + 7
 
 
 class UpdateUnit(wiring.Component):
@@ -30,13 +30,13 @@ class UpdateUnit(wiring.Component):
 
     One element per cycle in the order of §3.1 — Θ row-major, then V row-major, then c —
     and the stochastic-rounding LFSR advanced once per element, so the bits equal the
-    model's. A six-stage pipeline: addresses; read data (and e·h on the multiplier);
-    the rounding add of the run-time shifter shared by Θ, V and c (its shift decoded
-    a stage earlier); the shift; the fit to the format; subtract, saturate and write
-    back. No element is read after another is
-    written that it depends on, so there are no hazards.
+    model's. A seven-stage pipeline: addresses; read data (and e·h on the multiplier);
+    the rounder's input (product or gradient) registered; the rounding add of the
+    run-time shifter shared by Θ, V and c (its shift decoded a stage earlier); the shift;
+    the fit to the format; subtract, saturate and write back. No element is read after
+    another is written that it depends on, so there are no hazards.
 
-    Latency: n·q + p·n + p + 6 cycles from ``start`` to ``done``.
+    Latency: n·q + p·n + p + 7 cycles from ``start`` to ``done``.
     Resources: one w_Y × w_H multiplier (e·h; with ``family`` (``"ice40"``, ``"ecp5"``)
     the DSP primitive when it fits one block, :class:`~rtrledit.hdl.dsp.Multiplier`), one run-time shifter with its rounding
     adder, a range check (the fit to P or O) and a saturating subtractor (one each when P
@@ -145,8 +145,8 @@ class UpdateUnit(wiring.Component):
         dst = Signal(range(max(n * n, n * (q - n), p * n, p, 2)))
         md.d.comb += dst.eq(Mux(phase == PT, Mux(col < n, wa, ua), idx))
         dst1 = Signal.like(dst)
-        v2, v3, v3s, v4 = Signal(), Signal(), Signal(), Signal()
-        md.d.comb += self.busy.eq(active | v1 | v2 | v3 | v3s | v4)
+        v2, v2r, v3, v3s, v4 = Signal(), Signal(), Signal(), Signal(), Signal()
+        md.d.comb += self.busy.eq(active | v1 | v2 | v2r | v3 | v3s | v4)
         with md.If(self.start & ~self.busy):
             md.d.sync += [active.eq(1), phase.eq(PT), idx.eq(0), row.eq(0), col.eq(0),
                           wa.eq(0), ua.eq(0)]
@@ -199,24 +199,33 @@ class UpdateUnit(wiring.Component):
                 md.d.sync += amount1.eq(base[PV] - bmin + self.eta_o)
             with md.Case(PC):
                 md.d.sync += amount1.eq(base[PC] - bmin + self.eta_o)
-        md.d.comb += rq.amount.eq(amount1)
         md.d.sync += [v2.eq(v1), ph2.eq(ph1), isw2.eq(isw1), dst2.eq(dst1)]
 
-        # stage 2: round (the LFSR advances once per element, in order)
-        md.d.comb += [rq.i.eq(Mux(isv2, mul.p, grad2)), lfsr.en.eq(v2)]
+        # stage 2: the rounder's input registered, the product (out of the DSP block,
+        # across the fabric) or the gradient: the bit select of half_even rounding and
+        # the rounding add start from a register
+        rin = Signal(signed(grad_w))
+        amount2 = Signal.like(amount1)
+        ph2r, isw2r, old2r, dst2r = Signal(2), Signal(), Signal.like(old2), Signal.like(dst)
+        md.d.sync += [rin.eq(Mux(isv2, mul.p, grad2)), amount2.eq(amount1), v2r.eq(v2),
+                      ph2r.eq(ph2), isw2r.eq(isw2), old2r.eq(old2), dst2r.eq(dst2)]
+        md.d.comb += rq.amount.eq(amount2)
+
+        # stage 3: round (the LFSR advances once per element, in order)
+        md.d.comb += [rq.i.eq(rin), lfsr.en.eq(v2r)]
         ph3, isw3 = Signal(2), Signal()
         old3 = Signal.like(old2)
         dst3 = Signal.like(dst)
-        md.d.sync += [v3.eq(v2), ph3.eq(ph2), isw3.eq(isw2), old3.eq(old2), dst3.eq(dst2)]
+        md.d.sync += [v3.eq(v2r), ph3.eq(ph2r), isw3.eq(isw2r), old3.eq(old2r), dst3.eq(dst2r)]
 
-        # stage 3: the shift (rq.o, after its register), registered
+        # stage 4: the shift (rq.o, after its register), registered
         shifted = Signal.like(rq.o)
         ph3s, isw3s, old3s = Signal.like(ph3), Signal.like(isw3), Signal.like(old3)
         dst3s = Signal.like(dst)
         md.d.sync += [shifted.eq(rq.o), v3s.eq(v3), ph3s.eq(ph3), isw3s.eq(isw3),
                       old3s.eq(old3), dst3s.eq(dst3)]
 
-        # stage 4: fit to P (Θ) or O (V, c)
+        # stage 5: fit to P (Θ) or O (V, c)
         md.d.comb += [fit_p.i.eq(shifted), fit_o.i.eq(shifted)]
         ph4, isw4 = Signal(2), Signal()
         delta4 = Signal(signed(max(fm.P.w, fm.O.w)))
@@ -230,7 +239,7 @@ class UpdateUnit(wiring.Component):
         md.d.sync += [v4.eq(v3s), ph4.eq(ph3s), isw4.eq(isw3s), old4.eq(old3s), dst4.eq(dst3s),
                       self.done.eq(v4 & ~v3s)]
 
-        # stage 5: subtract, saturate, write back
+        # stage 6: subtract, saturate, write back
         md.d.comb += [sat_p.i.eq(old4 - delta4), sat_o.i.eq(old4 - delta4)]
         md.d.comb += [self.w_waddr.eq(dst4), self.u_waddr.eq(dst4),
                       self.w_wdata.eq(sat_p.o), self.u_wdata.eq(sat_p.o),

@@ -107,5 +107,5 @@ def test_update_unit_matches_the_model(seed):
         delta = tr["sat"][t] - before
         before = tr["sat"][t]
         assert sat == [delta[it], delta[iv]], f"step {t}: saturation counts"
-        assert cycles == cfg.n * cfg.q + cfg.p * cfg.n + cfg.p + 6
+        assert cycles == cfg.n * cfg.q + cfg.p * cfg.n + cfg.p + 7
     assert got[-1][3] == model.lfsr

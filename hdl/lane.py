@@ -229,10 +229,10 @@ class Lane(wiring.Component):
         m.submodules.mul = mul = Multiplier(wA, wS, self.family)    # product registered
         m.d.comb += [mul.a.eq(to.w[:wA].as_signed()), mul.b.eq(B)]
         prod = mul.p
-        vm, fm_, lm, gm, gf, gl, pm = (Signal(name=nm) for nm in
-                                       ("vm", "fm", "lm", "gm", "gf", "gl", "pm"))
+        vm, fm_, lm, gm, gz, gl, pm = (Signal(name=nm) for nm in
+                                       ("vm", "fm", "lm", "gm", "gz", "gl", "pm"))
         m.d.sync += [vm.eq(to.valid), fm_.eq(to.first), lm.eq(to.last),
-                     gm.eq(to.cs), gf.eq(to.first), gl.eq(to.last & cs_act)]
+                     gm.eq(to.cs), gz.eq(to.cs & to.last), gl.eq(to.last & cs_act)]
         if self.tanh:
             m.d.sync += pm.eq(to.ps)
 
@@ -266,11 +266,16 @@ class Lane(wiring.Component):
         wb_addr = Signal(self.addr_shape)
         m.d.comb += [self.wb.eq(to.cs & cs_act), self.wb_data.eq(B),     # B is S_new in a ĉ slot
                      self.wb_addr.eq(wb_addr)]
+        # G restarts from 0 by the flip-flops' synchronous reset, in the cycle after a
+        # column's last ĉ product (active or not), when G leaves on ``go``: no multiplexer
+        # in front of the adder. The next ĉ slot is a row (n + slots cycles) later.
         gacc = Signal(signed(self.g_width))
-        gv = Signal()
-        with m.If(gm):
-            m.d.sync += gacc.eq(Mux(gf, 0, gacc) + prod[:wS + wC].as_signed())
-        m.d.sync += gv.eq(gm & gl)
+        gv, gclr = Signal(), Signal()
+        with m.If(gclr):
+            m.d.sync += gacc.eq(0)
+        with m.Elif(gm):
+            m.d.sync += gacc.eq(gacc + prod[:wS + wC].as_signed())
+        m.d.sync += [gv.eq(gm & gl), gclr.eq(gm & gz)]
         with m.If(gv):                                          # own G, else pass the chain on
             m.d.sync += [self.go.valid.eq(1), self.go.g.eq(gacc)]
         with m.Else():

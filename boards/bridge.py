@@ -167,8 +167,11 @@ class Bridge(wiring.Component):
         sbyte = Signal(range(SB))
         push_ok = Signal()
         m.d.comb += push_ok.eq((sbyte == 0) & (k_of_len >= 1) & (k_of_len <= lay.max_push))
-        no_room = Signal()                      # k results would not fit the FIFO
-        m.d.comb += no_room.eq(k_of_len + fifo.level + inflight > D)
+        # k results would not fit the FIFO; registered (its adds and compare were the
+        # critical path): CHECK comes after the two CRC bytes, and level + inflight only
+        # moves when the bridge pushes or reads out, which it does not while it receives
+        no_room = Signal()
+        m.d.sync += no_room.eq(k_of_len + fifo.level + inflight > D)
         rules = request_rules(lay)
         len_ok = Signal()
         with m.Switch(cmd):

@@ -262,17 +262,21 @@ class Bridge(wiring.Component):
             rx_state("CRC1", on_crc1)
 
             # ------------------------------------------------------------ check
+            # the frame's verdict, registered: the CRC compare and the length rules are
+            # kept apart from the next-state logic (they were the critical path)
+            verdict = Signal(8)
             with m.State("CHECK"):
+                m.d.sync += verdict.eq(
+                    Mux(rx_crc != rcrc, Status.BAD_CRC,
+                        Mux(~known, Status.BAD_CMD,
+                            Mux(~len_ok, Status.BAD_LEN,
+                                Mux((cmd == Cmd.PUSH) & no_room, Status.FULL, Status.OK)))))
+                m.next = "VERDICT"
+            with m.State("VERDICT"):
                 m.d.sync += [rd_ptr.eq(0), lpos.eq(0), lcount.eq(head_bytes),
                              phase.eq(0), stage.eq(0), status.eq(Status.OK), rsp_len.eq(0)]
-                with m.If(rx_crc != rcrc):
-                    fail(m, Status.BAD_CRC)
-                with m.Elif(~known):
-                    fail(m, Status.BAD_CMD)
-                with m.Elif(~len_ok):
-                    fail(m, Status.BAD_LEN)
-                with m.Elif((cmd == Cmd.PUSH) & no_room):
-                    fail(m, Status.FULL)
+                with m.If(verdict != Status.OK):
+                    fail(m, verdict)
                 with m.Else():
                     m.d.sync += words.eq(Mux(cmd == Cmd.PUSH, k_of_len, 0))
                     m.next = "LOAD"

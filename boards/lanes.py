@@ -152,5 +152,5 @@ def auto_lanes(cfg: Config, target: Target) -> LaneChoice:
     reason = est_reason if L == by_est else (
         f"{L + 1} need {luts(L + 1):,} logic cells, more than {fill:.0%} of "
         f"the {brd.device}'s {brd.resources['lut']:,}")
-    return LaneChoice(L, f"{L} lanes ({luts(L):,} logic cells after synthesis and packing); "
+    return LaneChoice(L, f"{L} lane{'s' if L > 1 else ''} ({luts(L):,} logic cells after synthesis and packing); "
                       f"{reason}", luts(L))

@@ -88,13 +88,13 @@ def test_logic_binds_on_a_smaller_device(monkeypatch):
 
 
 def test_cli_lanes_auto(monkeypatch, capsys):
-    monkeypatch.setattr(lanes_mod, "synth_cells", lambda c, L, f: {"lut": 3000 + 400 * L, "dsp": 0})
+    monkeypatch.setattr(lanes_mod, "synth_cells", lambda c, L, f: {"lut": 3000 + 450 * L, "dsp": 0})
     rc = main(["build", "--board", "icebreaker", "--hidden", "2", "--inputs", "1",
                "--lanes", "auto", "--estimate", "--json"])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     out = json.loads(cap.out)                  # stdout stays one JSON object
-    assert out["lanes"] == 4                   # 3000 + 400·4 <= 0.93·5280 < 3000 + 400·5
+    assert out["lanes"] == 4                   # 3000 + 450·4 <= 0.97·5280 < 3000 + 450·5
     assert cap.err.startswith("--lanes auto for icebreaker: 4 lanes ")
 
 

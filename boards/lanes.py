@@ -40,14 +40,14 @@ __all__ = ["LUT_FILL", "LaneChoice", "synth_cells", "auto_lanes"]
 #: be expected to place and route, by family, from real builds (docs/boards.md): on the
 #: UP5K builds at 92.5 %, 92.9 %, 94.3 % and 97.6 % of the LCs routed and met timing
 #: (the last: exact n = 8, 4 lanes, 5,152 LCs at 24 MHz, where synthesis had counted
-#: 5,117), an older design above ~95 % failed to place, n = 16 with 3 lanes (102 %) does
-#: not fit; on the LFE5U-85F exact n = 16 with 32 lanes (24 % of the LUTs) routed in
+#: 5,117; a later estimate of the same design 5,132, so the fill is 97.5 %), an older
+#: design above ~95 % failed to place, n = 16 with 3 lanes (102 %) does not fit; on the LFE5U-85F exact n = 16 with 32 lanes (24 % of the LUTs) routed in
 #: 13 minutes, with 38 lanes (29 %) the router was still at ~19,000 of 107,000 arcs after
 #: 15 minutes and slowing, n = 32 with 48 lanes (48 %) stalled at ~104,000 unrouted arcs
 #: with nextpnr's router1 and the lanes' G funnelled through one OR tree; with the G
 #: chain and router2 (``build.ROUTER``) n = 32 with 48 lanes (47 % of the LUTs) routes in
 #: 7 minutes.
-LUT_FILL = {"ice40": 0.97, "ecp5": 0.47}
+LUT_FILL = {"ice40": 0.975, "ecp5": 0.47}
 
 
 #: nextpnr's packer per family: the arguments, and the cell its utilisation counts logic in.
@@ -144,7 +144,7 @@ def auto_lanes(cfg: Config, target: Target) -> LaneChoice:
     if luts(L) > cap:                   # logic binds: interpolate between 1 and by_est lanes
         if by_est == 1 or luts(1) > cap:
             raise ValueError(f"--lanes auto: not even one lane fits: {luts(1):,} logic cells > "
-                             f"{fill:.0%} of the {brd.device}'s {brd.resources['lut']:,}")
+                             f"{fill * 100:g} % of the {brd.device}'s {brd.resources['lut']:,}")
         per = max(1, -(-(luts(by_est) - luts(1)) // (by_est - 1)))
         L = max(1, min(by_est - 1, 1 + (cap - luts(1)) // per))
         while luts(L) > cap:            # the interpolation was optimistic: step down
@@ -152,7 +152,7 @@ def auto_lanes(cfg: Config, target: Target) -> LaneChoice:
         while L + 1 < by_est and luts(L + 1) <= cap:     # or pessimistic: step up
             L += 1
     reason = est_reason if L == by_est else (
-        f"{L + 1} need {luts(L + 1):,} logic cells, more than {fill:.0%} of "
+        f"{L + 1} need {luts(L + 1):,} logic cells, more than {fill * 100:g} % of "
         f"the {brd.device}'s {brd.resources['lut']:,}")
     return LaneChoice(L, f"{L} lane{'s' if L > 1 else ''} ({luts(L):,} logic cells after synthesis and packing); "
                       f"{reason}", luts(L))
